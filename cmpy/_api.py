@@ -1,0 +1,223 @@
+"""The front door: ``run``, ``arun`` and ``find``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ._cache import Cache
+from ._errors import UsageError
+from ._execute import Executor, Options
+from ._home import home
+from ._plan import Plan, plan
+from ._query import Query, parse_query
+from ._registry import Registry
+from ._request import make_request
+from ._result import Result
+
+__all__ = ["arun", "cache_entries", "find", "home_path", "prepare", "run", "runtime"]
+
+_runtimes: dict[tuple[str, str], tuple[Registry, Cache]] = {}
+
+
+def runtime() -> tuple[Registry, Cache]:
+    """The registry and cache of the current ``CMPY_HOME`` (made once per home)."""
+    folder = home()
+    marker = (str(folder), os.environ.get("CMPY_RECIPES_PATH", ""))
+    found = _runtimes.get(marker)
+    if found is None:
+        found = (Registry(folder), Cache(folder))
+        _runtimes[marker] = found
+    found[0].refresh()
+    return found
+
+
+def _in_event_loop() -> bool:
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None and asyncio._get_running_loop() is not None:
+        return True
+    trio = sys.modules.get("trio")
+    if trio is not None:
+        try:
+            trio.lowlevel.current_task()
+        except RuntimeError:
+            return False
+        return True
+    return False
+
+
+def prepare(
+    query: str | Query,
+    *,
+    env: Mapping[str, Any] | None,
+    adr: Mapping[str, Mapping[str, Any]] | None,
+    version: str | None,
+    version_min: str | None,
+    version_max: str | None,
+    jobs: int | None,
+    quiet: bool,
+    refresh: bool,
+    verbose: bool,
+    kwargs: Mapping[str, Any],
+) -> tuple[Executor, Plan]:
+    """Plan a request and make the executor for it (no recipe runs yet)."""
+    if jobs is not None and jobs < 1:
+        raise UsageError(f"jobs must be at least 1, not {jobs}")
+    registry, cache = runtime()
+    request = make_request(
+        registry,
+        query,
+        kwargs=kwargs,
+        env=env,
+        adr=adr,
+        version=version,
+        version_min=version_min,
+        version_max=version_max,
+    )
+    the_plan = plan(registry, request)
+    options = Options(
+        quiet=quiet,
+        verbose=verbose,
+        refresh=refresh,
+        jobs=jobs or 0,
+        env=request.env,
+        adr=request.adr,
+    )
+    return Executor(registry, cache, the_plan, options), the_plan
+
+
+def run(
+    query: str | Query,
+    /,
+    *,
+    env: Mapping[str, Any] | None = None,
+    adr: Mapping[str, Mapping[str, Any]] | None = None,
+    version: str | None = None,
+    version_min: str | None = None,
+    version_max: str | None = None,
+    jobs: int | None = None,
+    quiet: bool = False,
+    refresh: bool = False,
+    dry_run: bool = False,
+    verbose: bool = False,
+    **kwargs: Any,
+) -> Result:
+    """Run the recipe a query selects, with its dependencies, from the cache where possible.
+
+    Args:
+        query: tags and ``_variations``, e.g. ``"get ml-model resnet50 _fp32"``.
+        env: env for the run (the highest precedence, seen by every recipe that reads it).
+        adr: overrides for named deps at any depth: ``{"python": {"version_min": "3.10"}}``.
+        version, version_min, version_max: constraints on the version the recipe reports.
+        jobs: how many recipes may run at once (default: the CPU count).
+        quiet: keep progress and command output off the terminal.
+        refresh: run the requested recipe again even when its result is cached.
+        dry_run: plan only; the result tree says what is cached and what would run.
+        verbose: also print the env each recipe exports.
+        **kwargs: variations (``fp32=True``, ``batch_size=32``) and inputs of the recipe.
+
+    Raises:
+        QuerySyntaxError, RecipeNotFound, AmbiguousQuery, VariationError: the query.
+        UsageError: an argument the recipe does not take.
+        DependencyCycle: recipes that depend on each other.
+        VersionConflict: a version that does not fit what was asked.
+        RecipeFailed: a recipe body or command failed (with the chain of recipes).
+        RuntimeError: called from inside a running event loop (use ``arun``).
+    """
+    if _in_event_loop():
+        raise RuntimeError(
+            "cmpy.run() was called inside a running event loop; use `await cmpy.arun(...)` there"
+        )
+    executor, _ = prepare(
+        query,
+        env=env,
+        adr=adr,
+        version=version,
+        version_min=version_min,
+        version_max=version_max,
+        jobs=jobs,
+        quiet=quiet,
+        refresh=refresh,
+        verbose=verbose,
+        kwargs=kwargs,
+    )
+    if dry_run:
+        return executor.preview()
+    if not executor.needs_concurrency():
+        return executor.run_sync()
+    import anyio
+
+    result: Result = anyio.run(executor.run_async)
+    return result
+
+
+async def arun(
+    query: str | Query,
+    /,
+    *,
+    env: Mapping[str, Any] | None = None,
+    adr: Mapping[str, Mapping[str, Any]] | None = None,
+    version: str | None = None,
+    version_min: str | None = None,
+    version_max: str | None = None,
+    jobs: int | None = None,
+    quiet: bool = False,
+    refresh: bool = False,
+    dry_run: bool = False,
+    verbose: bool = False,
+    **kwargs: Any,
+) -> Result:
+    """:func:`run` as a coroutine, for code that already runs an event loop (anyio, asyncio, trio)."""
+    executor, _ = prepare(
+        query,
+        env=env,
+        adr=adr,
+        version=version,
+        version_min=version_min,
+        version_max=version_max,
+        jobs=jobs,
+        quiet=quiet,
+        refresh=refresh,
+        verbose=verbose,
+        kwargs=kwargs,
+    )
+    if dry_run:
+        return executor.preview()
+    return await executor.run_async()
+
+
+def find(query: str | Query = "") -> list[dict[str, Any]]:
+    """Describe every recipe a query selects (all recipes for an empty query).
+
+    Each description holds the alias, uid, tags, variations (with groups and
+    defaults), inputs, deps, exports and where the recipe is defined.
+
+    Raises:
+        QuerySyntaxError: a query that does not parse.
+    """
+    parsed = query if isinstance(query, Query) else parse_query(query)
+    registry, _ = runtime()
+    found = registry.all() if parsed.is_empty else registry.matches(parsed)
+    return [r.describe() for r in found]
+
+
+def cache_entries(query: str | Query = "") -> list[Any]:
+    """Cached results whose tags, alias, variations or version match a query."""
+    parsed = query if isinstance(query, Query) else parse_query(query)
+    _, cache = runtime()
+    wanted = set(parsed.tags) | {"_" + v for v in parsed.variations}
+    excluded = set(parsed.excluded)
+    out = []
+    for entry in cache:
+        labels = entry.labels()
+        if wanted <= labels and not excluded & labels:
+            out.append(entry)
+    return sorted(out, key=lambda e: (e.recipe, e.variations, -e.created))
+
+
+def home_path() -> Path:
+    """The cmpy home in use."""
+    return home()

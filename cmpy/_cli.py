@@ -1,0 +1,468 @@
+"""The ``cmpy`` command: argument parsing and printing only; the work is in the API.
+
+Exit status: 0 on success, 1 when a recipe fails, 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ._errors import (
+    AmbiguousQuery,
+    CmpyError,
+    QuerySyntaxError,
+    RecipeDefinitionError,
+    RecipeNotFound,
+    UsageError,
+    VariationError,
+)
+
+__all__ = ["main"]
+
+USAGE = """\
+usage: cmpy <command> [arguments]
+
+commands:
+  run QUERY [--KEY=VALUE ...]   run the recipe a query selects (with its deps)
+      --env.KEY=VALUE            env for the run (highest precedence)
+      --adr.NAME.KEY=VALUE       override a named dep at any depth (version_min, tags, env.X, ...)
+      --version=V --version_min=V --version_max=V
+                                 constraints on the version the recipe reports
+      --json                     print the result as one JSON document on stdout
+      --dry-run                  print the plan with each node's cache status; run nothing
+      --jobs N                   recipes that may run at once (default: CPU count)
+      --refresh                  run the recipe again even if its result is cached
+      --quiet / --verbose        less output / also each recipe's env and tracebacks
+      (CM's spelling works too: cmpy run script "detect os", cmpy run script --tags=detect,os)
+  find [QUERY] [--json]         list the recipes a query matches
+  show RECIPE [--json]          everything about one recipe (alias, uid or query)
+  cache ls [QUERY] [--json]     list cached results (by tags, alias, _variation, version-X)
+  cache show KEY                one cached result (a unique prefix of its key will do)
+  cache rm QUERY | --all        delete cached results
+  cache prune                   drop broken entries and leftovers of killed runs
+
+Queries are words: tags, _variation, _variation.value, -excluded-tag.
+Environment: CMPY_HOME (state and cache folder), CMPY_RECIPES_PATH (folders of recipe modules).
+"""
+
+_EXIT_USAGE = 2
+_EXIT_FAILED = 1
+_USAGE_ERRORS = (
+    UsageError,
+    QuerySyntaxError,
+    RecipeNotFound,
+    AmbiguousQuery,
+    VariationError,
+    RecipeDefinitionError,
+)
+
+
+class _Args:
+    """Words and ``--options`` of a command line, in the order given."""
+
+    def __init__(self, argv: Sequence[str]) -> None:
+        self.words: list[str] = []
+        self.options: list[tuple[str, str | None]] = []
+        args = list(argv)
+        i = 0
+        while i < len(args):
+            arg = args[i]
+            if arg == "--":
+                self.words += args[i + 1 :]
+                break
+            if arg.startswith("--") and len(arg) > 2:
+                name, eq, value = arg[2:].partition("=")
+                if not eq and name in ("jobs", "tags", "version", "version_min", "version_max") and i + 1 < len(args):
+                    value, i = args[i + 1], i + 1
+                    eq = "="
+                self.options.append((name, value if eq else None))
+            elif arg in ("-j",) and i + 1 < len(args):
+                self.options.append(("jobs", args[i + 1]))
+                i += 1
+            elif arg in ("-q", "-v", "-h"):
+                self.options.append(({"-q": "quiet", "-v": "verbose", "-h": "help"}[arg], None))
+            else:
+                self.words.append(arg)
+            i += 1
+
+    def flag(self, *names: str) -> bool:
+        found = False
+        for name, value in list(self.options):
+            if name in names or name.replace("-", "_") in names:
+                if value is not None:
+                    raise UsageError(f"--{name} takes no value")
+                self.options.remove((name, value))
+                found = True
+        return found
+
+    def value(self, name: str) -> str | None:
+        found = None
+        for opt, value in list(self.options):
+            if opt == name or opt.replace("-", "_") == name:
+                if value is None:
+                    raise UsageError(f"--{name} needs a value: --{name}=VALUE")
+                self.options.remove((opt, value))
+                found = value
+        return found
+
+    def reject_rest(self, command: str) -> None:
+        if self.options:
+            name = self.options[0][0]
+            raise UsageError(f"cmpy {command} does not take --{name}", hint="see: cmpy --help")
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _json(value: Any) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(value, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def _set_nested(target: dict[str, Any], path: list[str], value: str) -> None:
+    for part in path[:-1]:
+        nxt = target.setdefault(part, {})
+        if not isinstance(nxt, dict):
+            raise UsageError(f"--adr: {'.'.join(path)} sets a key inside a value")
+        target = nxt
+    target[path[-1]] = value
+
+
+def cmd_run(args: _Args) -> int:
+    from . import _api
+
+    as_json = args.flag("json")
+    quiet = args.flag("quiet", "silent")
+    verbose = args.flag("verbose")
+    dry_run = args.flag("dry-run", "dry_run")
+    refresh = args.flag("refresh")
+    jobs_text = args.value("jobs")
+    jobs = None
+    if jobs_text is not None:
+        if not jobs_text.isdigit() or int(jobs_text) < 1:
+            raise UsageError(f"--jobs takes a positive number, not {jobs_text!r}")
+        jobs = int(jobs_text)
+    words = list(args.words)
+    if words and words[0] == "script" and (len(words) > 1 or any(n == "tags" for n, _ in args.options)):
+        words = words[1:]
+    tags = args.value("tags")
+    if tags:
+        words += tags.replace(",", " ").split()
+    if not words:
+        raise UsageError("cmpy run needs a query", hint='cmpy run "detect os"')
+    query = " ".join(words)
+    version = args.value("version")
+    version_min = args.value("version_min")
+    version_max = args.value("version_max")
+    env: dict[str, str] = {}
+    adr: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {}
+    for name, value in args.options:
+        if name.startswith("env."):
+            if value is None:
+                raise UsageError(f"--{name} needs a value: --{name}=VALUE")
+            env[name[4:]] = value
+        elif name.startswith(("adr.", "ad.")):
+            parts = name.split(".")[1:]
+            if len(parts) < 2 or value is None:
+                raise UsageError(f"--{name}: write --adr.NAME.KEY=VALUE")
+            _set_nested(adr, parts, value)
+        else:
+            kwargs[name.replace("-", "_") if name.replace("-", "_").isidentifier() else name] = (
+                True if value is None else value
+            )
+    run_kwargs: dict[str, Any] = dict(
+        env=env,
+        adr=adr,
+        version=version,
+        version_min=version_min,
+        version_max=version_max,
+        jobs=jobs,
+        quiet=quiet,
+        refresh=refresh,
+        dry_run=dry_run,
+        verbose=verbose,
+    )
+    if as_json:
+        # stdout holds one JSON document: whatever recipes print goes to stderr
+        import contextlib
+
+        with contextlib.redirect_stdout(sys.stderr):
+            result = _api.run(query, **run_kwargs, **kwargs)
+        _json(result.to_dict())
+        return 0
+    result = _api.run(query, **run_kwargs, **kwargs)
+    if dry_run:
+        _print_tree(result)
+        return 0
+    how = "cached" if result.cached else f"ran in {result.duration:.3f} s"
+    head = " ".join([result.recipe] + ["_" + v for v in result.variations])
+    _out(f"{head}: {how}" + (f", version {result.version}" if result.version else ""))
+    if result.path:
+        _out(f"  path: {result.path}")
+    for key in sorted(result.env):
+        _out(f"  {key}={result.env[key]}")
+    return 0
+
+
+def _print_tree(result: Any) -> None:
+    seen: set[str] = set()
+
+    def show(res: Any, prefix: str, last: bool, top: bool) -> None:
+        label = " ".join([res.recipe] + ["_" + v for v in res.variations])
+        status = res.state.get("plan", "")
+        again = res.key in seen
+        branch = "" if top else ("└── " if last else "├── ")
+        where = f"  {res.path}" if res.path and not again else ""
+        _out(f"{prefix}{branch}{label}  [{status}{', see above' if again else ''}]{where}")
+        if again:
+            return
+        seen.add(res.key)
+        child_prefix = prefix if top else prefix + ("    " if last else "│   ")
+        for i, dep in enumerate(res.deps):
+            show(dep, child_prefix, i == len(res.deps) - 1, False)
+
+    show(result, "", True, True)
+
+
+def cmd_find(args: _Args) -> int:
+    from . import _api
+
+    as_json = args.flag("json")
+    args.reject_rest("find")
+    query = " ".join(args.words)
+    found = _api.find(query)
+    if as_json:
+        _json(found)
+        return 0
+    if not found:
+        from ._query import parse_query
+
+        registry, _ = _api.runtime()
+        err = RecipeNotFound(query, registry._closest(parse_query(query)))
+        sys.stderr.write(f"cmpy: {err}\n")
+        return _EXIT_FAILED
+    width = min(max(len(d["alias"]) for d in found), 40)
+    for d in found:
+        _out(f"{d['alias']:<{width}}  {' '.join(d['tags'])}")
+    return 0
+
+
+def cmd_show(args: _Args) -> int:
+    from . import _api
+    from ._query import parse_query
+
+    as_json = args.flag("json")
+    args.reject_rest("show")
+    if not args.words:
+        raise UsageError("cmpy show needs a recipe", hint="cmpy show detect-os")
+    registry, _ = _api.runtime()
+    recipe = registry.select(parse_query(" ".join(args.words)))
+    desc = recipe.describe()
+    if as_json:
+        _json(desc)
+        return 0
+    _out(f"{desc['alias']}  (uid {desc['uid']})")
+    if desc["doc"]:
+        _out(f"  {desc['doc']}")
+    _out(f"  tags: {' '.join(desc['tags'])}")
+    _out(f"  defined in: {desc['where']}")
+    _out(f"  cached: {'yes' if desc['cache'] else 'no'}" + (f", priority {desc['priority']}" if desc["priority"] else ""))
+    if desc["inputs"]:
+        _out("  inputs:")
+        for name, spec in desc["inputs"].items():
+            _out(f"    --{name}  (env {spec['env']})  {spec['help']}".rstrip())
+    if desc["variations"]:
+        _out("  variations:")
+        groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for name, var in desc["variations"].items():
+            groups.setdefault(var.get("group") or "", []).append((name, var))
+        for group in sorted(groups):
+            if group:
+                _out(f"    group {group}:")
+            for name, var in groups[group]:
+                notes = []
+                if var.get("default"):
+                    notes.append("default")
+                if var.get("base"):
+                    notes.append("with " + ", ".join("_" + b for b in var["base"]))
+                if var.get("alias"):
+                    notes.append("alias of _" + var["alias"])
+                if var.get("env"):
+                    notes.append(" ".join(f"{k}={v}" for k, v in var["env"].items()))
+                if var.get("help"):
+                    notes.append(var["help"])
+                indent = "      " if group else "    "
+                _out(f"{indent}_{name}" + (f"  ({'; '.join(notes)})" if notes else ""))
+    for title in ("deps", "post_deps"):
+        if desc[title]:
+            _out(f"  {title.replace('_', ' ')}:")
+            for dep in desc[title]:
+                extra = " ".join(
+                    f"{k}={v}" for k, v in dep.items() if k not in ("query",)
+                )
+                _out(f"    {dep['query']}" + (f"  ({extra})" if extra else ""))
+    if desc["env"]:
+        _out("  default env:")
+        for key, value in desc["env"].items():
+            _out(f"    {key}={value}")
+    if desc["exports"] is not None:
+        _out(f"  exports: {' '.join(desc['exports'])}")
+    return 0
+
+
+def cmd_cache(args: _Args) -> int:
+    from . import _api
+
+    if not args.words:
+        raise UsageError("cmpy cache needs a subcommand: ls, show, rm or prune")
+    sub, rest = args.words[0], args.words[1:]
+    as_json = args.flag("json")
+    if sub == "ls":
+        args.reject_rest("cache ls")
+        entries = _api.cache_entries(" ".join(rest))
+        if as_json:
+            _json([_entry_dict(e) for e in entries])
+            return 0
+        for e in entries:
+            label = " ".join([e.recipe] + ["_" + v for v in e.variations])
+            version = f"  {e.version}" if e.version else ""
+            _out(f"{e.key[:12]}  {label}{version}  {e.folder}")
+        if not entries:
+            sys.stderr.write("cmpy: no cached results match\n")
+        return 0
+    if sub == "show":
+        args.reject_rest("cache show")
+        if len(rest) != 1:
+            raise UsageError("cmpy cache show takes one key (or a unique prefix of one)")
+        entry = _one_entry(rest[0])
+        if as_json:
+            _json(_entry_dict(entry))
+            return 0
+        d = _entry_dict(entry)
+        for key in ("key", "recipe", "variations", "version", "spec", "folder", "created", "duration"):
+            _out(f"{key}: {d[key]}")
+        _out("env:")
+        for k, v in sorted(entry.env.items()):
+            _out(f"  {k}={v}")
+        if entry.input_env:
+            _out("input env:")
+            for k, v in sorted(entry.input_env.items()):
+                _out(f"  {k}={v}")
+        return 0
+    if sub == "rm":
+        every = args.flag("all")
+        args.reject_rest("cache rm")
+        if not rest and not every:
+            raise UsageError("cmpy cache rm needs a query, or --all")
+        _, cache = _api.runtime()
+        entries = _api.cache_entries("" if every else " ".join(rest))
+        if not entries and len(rest) == 1:
+            try:
+                entries = [_one_entry(rest[0])]
+            except UsageError:
+                entries = []
+        for e in entries:
+            cache.remove(e)
+        _out(f"removed {len(entries)} cached result{'s' if len(entries) != 1 else ''}")
+        return 0
+    if sub == "prune":
+        args.reject_rest("cache prune")
+        _, cache = _api.runtime()
+        removed = cache.prune()
+        _out(", ".join(f"{n} {k}" for k, n in removed.items()) + " removed")
+        return 0
+    raise UsageError(f"unknown cache subcommand {sub!r}", hint="ls, show, rm or prune")
+
+
+def _one_entry(prefix: str) -> Any:
+    from . import _api
+
+    matches = [e for e in _api.cache_entries("") if e.key.startswith(prefix)]
+    if len(matches) != 1:
+        what = "no cached result has" if not matches else f"{len(matches)} cached results have"
+        raise UsageError(f"{what} a key starting with {prefix!r}", hint="see: cmpy cache ls")
+    return matches[0]
+
+
+def _entry_dict(entry: Any) -> dict[str, Any]:
+    import time
+
+    return {
+        "key": entry.key,
+        "recipe": entry.recipe,
+        "variations": list(entry.variations),
+        "version": entry.version,
+        "spec": entry.spec,
+        "folder": entry.folder,
+        "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.created)),
+        "duration": round(entry.duration, 3),
+        "env": entry.env,
+        "state": entry.state,
+        "tags": list(entry.tags),
+    }
+
+
+COMMANDS: dict[str, Callable[[_Args], int]] = {
+    "run": cmd_run,
+    "find": cmd_find,
+    "show": cmd_show,
+    "cache": cmd_cache,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``cmpy`` command line; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in argv or "-v" in argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        sys.stdout.write(USAGE)
+        return 0 if argv else _EXIT_USAGE
+    if argv[0] == "--version":
+        from . import __version__
+
+        _out(f"cmpy {__version__}")
+        return 0
+    command = COMMANDS.get(argv[0])
+    try:
+        if command is None:
+            import difflib
+
+            close = difflib.get_close_matches(argv[0], list(COMMANDS), n=1)
+            raise UsageError(
+                f"unknown command {argv[0]!r}",
+                hint=f"did you mean {close[0]!r}?" if close else "see: cmpy --help",
+            )
+        args = _Args(argv[1:])
+        if args.flag("help"):
+            sys.stdout.write(USAGE)
+            return 0
+        return command(args)
+    except KeyboardInterrupt:
+        sys.stderr.write("cmpy: interrupted\n")
+        return 130
+    except CmpyError as exc:
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        sys.stderr.write(f"cmpy: error: {exc}\n")
+        return _EXIT_USAGE if isinstance(exc, _USAGE_ERRORS) else _EXIT_FAILED
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return _EXIT_FAILED
+    except Exception as exc:
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        sys.stderr.write(
+            f"cmpy: internal error: {type(exc).__name__}: {exc}\n"
+            "  this is a bug in cmpy; run again with --verbose for the traceback and report it\n"
+        )
+        return _EXIT_FAILED

@@ -1,0 +1,185 @@
+"""What a recipe body is handed: its env, inputs, folder, and ways to act."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._shell import Completed, ProcessSet, run_command, stderr_echo
+
+if TYPE_CHECKING:
+    from ._result import Result
+
+__all__ = ["Ctx"]
+
+Command = str | Sequence[str | os.PathLike[str]]
+
+
+class Ctx:
+    """The context of one recipe run, handed to its body.
+
+    Attributes:
+        env: the env the recipe reads (its defaults, variations, what came from
+            above) plus every dep's exported env, merged in declaration order.
+        state: the deps' structured state, merged; what the body adds is handed back.
+        inputs: the recipe's inputs by input name (the values of their env keys).
+        variations: the resolved variations, canonical and sorted.
+        version_spec: the PEP 440 specifier asked of this recipe ("" for none).
+        deps: results of the deps that have a name, by name.
+        recipe: the alias of the recipe running.
+        quiet: whether output should stay off the terminal.
+    """
+
+    __slots__ = (
+        "_commands",
+        "_log_name",
+        "_make_path",
+        "_path",
+        "_procs",
+        "_request",
+        "_request_sync",
+        "deps",
+        "env",
+        "inputs",
+        "quiet",
+        "recipe",
+        "state",
+        "variations",
+        "version_spec",
+    )
+
+    def __init__(
+        self,
+        *,
+        recipe: str,
+        env: dict[str, str],
+        state: dict[str, Any],
+        inputs: dict[str, str],
+        variations: tuple[str, ...],
+        version_spec: str,
+        deps: dict[str, Result],
+        quiet: bool,
+        path: Path | None,
+        make_path: Callable[[], Path],
+        request: Callable[..., Awaitable[Result]],
+        request_sync: Callable[..., Result],
+    ) -> None:
+        self.recipe = recipe
+        self.env = env
+        self.state = state
+        self.inputs = inputs
+        self.variations = variations
+        self.version_spec = version_spec
+        self.deps = deps
+        self.quiet = quiet
+        self._path = path
+        self._make_path = make_path
+        self._procs = ProcessSet()
+        self._request = request
+        self._request_sync = request_sync
+        self._log_name = "cmpy-run.log"
+        self._commands = 0
+
+    @property
+    def path(self) -> Path:
+        """The result's own folder: the cache entry's for cached recipes, a run folder otherwise."""
+        if self._path is None:
+            self._path = self._make_path()
+        return self._path
+
+    def log(self, message: str) -> None:
+        """Say something about the run on stderr (unless quiet) and in the run log."""
+        if not self.quiet:
+            sys.stderr.write(f"  [{self.recipe}] {message}\n")
+            sys.stderr.flush()
+        if self._path is not None:
+            with open(self._path / self._log_name, "a", encoding="utf-8") as fh:
+                fh.write(message + "\n")
+
+    def _sh_args(self, env: Mapping[str, Any] | None, quiet: bool | None) -> dict[str, Any]:
+        merged = dict(self.env)
+        if env:
+            merged.update({k: str(v) for k, v in env.items()})
+        silent = self.quiet if quiet is None else quiet
+        return {
+            "env": merged,
+            "log": lambda: self.path / self._log_name,
+            "echo": None if silent else stderr_echo(f"  [{self.recipe}] "),
+            "procs": self._procs,
+        }
+
+    def sh_sync(
+        self,
+        cmd: Command,
+        *,
+        env: Mapping[str, Any] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        check: bool = True,
+        quiet: bool | None = None,
+        timeout: float | None = None,
+        input: str | bytes | None = None,
+    ) -> Completed:
+        """Run a command and wait (for plain ``def`` bodies); see :meth:`sh`."""
+        return run_command(
+            cmd,
+            cwd=cwd,
+            check=check,
+            timeout=timeout,
+            input=input,
+            **self._sh_args(env, quiet),
+        )
+
+    async def sh(
+        self,
+        cmd: Command,
+        *,
+        env: Mapping[str, Any] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        check: bool = True,
+        quiet: bool | None = None,
+        timeout: float | None = None,
+        input: str | bytes | None = None,
+    ) -> Completed:
+        """Run a command: a list runs without a shell, a string under bash.
+
+        ``ctx.env`` (plus ``env``) is passed as the environment, never spliced
+        into the command text. Output goes to a log file in ``ctx.path`` and,
+        unless quiet, to stderr.
+
+        Raises:
+            CommandFailed: a non-zero exit status (when ``check``), with the
+                command, the exit code and the output tail.
+        """
+        import anyio
+
+        args = self._sh_args(env, quiet)
+        try:
+            return await anyio.to_thread.run_sync(
+                lambda: run_command(
+                    cmd, cwd=cwd, check=check, timeout=timeout, input=input, **args
+                ),
+                abandon_on_cancel=True,
+            )
+        except anyio.get_cancelled_exc_class():
+            self._procs.kill_all()
+            raise
+
+    async def run(self, query: str, /, **kwargs: Any) -> Result:
+        """Run a dependency only the body can decide; takes the arguments of :func:`cmpy.run`.
+
+        The dep inherits this recipe's env (``ctx.env`` as it is now) and is
+        recorded like a static dep: a cached result of this recipe is checked
+        against it.
+        """
+        return await self._request(query, dict(self.env), kwargs)
+
+    def run_sync(self, query: str, /, **kwargs: Any) -> Result:
+        """:meth:`run` for plain ``def`` bodies."""
+        return self._request_sync(query, dict(self.env), kwargs)
+
+    def kill(self) -> None:
+        """Kill every command this run started (used when the run is cancelled)."""
+        self._procs.kill_all()

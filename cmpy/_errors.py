@@ -1,0 +1,280 @@
+"""The one error hierarchy of cmpy.
+
+Every error a user can cause is a :class:`CmpyError`. Each carries the data
+that explains it as attributes (``.query``, ``.candidates``, ``.chain``) and
+renders a message that says what was asked, what went wrong and what to try.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "AmbiguousQuery",
+    "ArchiveError",
+    "ChecksumMismatch",
+    "CmpyError",
+    "CommandFailed",
+    "DependencyCycle",
+    "DownloadError",
+    "QuerySyntaxError",
+    "RecipeDefinitionError",
+    "RecipeFailed",
+    "RecipeNotFound",
+    "ToolNotFound",
+    "UsageError",
+    "VariationError",
+    "VersionConflict",
+]
+
+
+class CmpyError(Exception):
+    """Base of every error cmpy raises on purpose.
+
+    ``chain`` names the recipes from the top query down to the one where the
+    error happened (empty when the error is about the top query itself).
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.chain: tuple[str, ...] = ()
+
+    def with_chain(self, chain: Sequence[str]) -> CmpyError:
+        """Record where in the dependency graph this happened (outermost first)."""
+        if not self.chain:
+            self.chain = tuple(chain)
+        return self
+
+    def __str__(self) -> str:
+        text = self.message
+        if len(self.chain) > 1:
+            text += "\n  while running: " + " -> ".join(self.chain)
+        if self.hint:
+            text += "\n  try: " + self.hint
+        return text
+
+
+class UsageError(CmpyError, ValueError):
+    """A call or command line that cmpy cannot make sense of."""
+
+
+class QuerySyntaxError(CmpyError, ValueError):
+    """A query that does not parse; the message shows a caret under the bad span."""
+
+    def __init__(self, query: str, start: int, end: int, reason: str) -> None:
+        self.query = query
+        self.start = start
+        self.end = max(end, start + 1)
+        self.reason = reason
+        caret = " " * start + "^" * (self.end - start)
+        super().__init__(
+            f"invalid query: {reason}\n    {query}\n    {caret}",
+            hint='a query is words such as "get ml-model resnet50 _fp32 -tflite": '
+            "tags, _variation, _variation.value, -excluded-tag",
+        )
+
+
+class RecipeDefinitionError(CmpyError, TypeError):
+    """A recipe whose definition is malformed; raised where it is defined."""
+
+    def __init__(self, recipe: str, problem: str, *, hint: str | None = None) -> None:
+        self.recipe = recipe
+        self.problem = problem
+        super().__init__(f"recipe {recipe!r} is malformed: {problem}", hint=hint)
+
+
+class RecipeNotFound(CmpyError, LookupError):
+    """No recipe matches a query."""
+
+    def __init__(self, query: str, closest: Sequence[str] = ()) -> None:
+        self.query = query
+        self.closest = tuple(closest)
+        hint = (
+            "closest recipes: " + ", ".join(self.closest)
+            if self.closest
+            else "list what exists with: cmpy find"
+        )
+        super().__init__(f"no recipe matches {query!r}", hint=hint)
+
+
+class AmbiguousQuery(CmpyError, LookupError):
+    """Several recipes match a query and none has a higher priority."""
+
+    def __init__(
+        self, query: str, candidates: Sequence[str], separating: dict[str, str]
+    ) -> None:
+        self.query = query
+        self.candidates = tuple(candidates)
+        self.separating = dict(separating)
+        lines = [f"{len(self.candidates)} recipes match {query!r}:"]
+        for alias in self.candidates:
+            tag = self.separating.get(alias)
+            extra = f"   (add the tag {tag!r} to pick it)" if tag else ""
+            lines.append(f"  - {alias}{extra}")
+        hint = "add a tag that only one of them has, or name one by its alias"
+        super().__init__("\n".join(lines), hint=hint)
+
+
+class VariationError(CmpyError, ValueError):
+    """An unknown variation, or two variations of one group."""
+
+    def __init__(
+        self,
+        recipe: str,
+        problem: str,
+        *,
+        name: str | None = None,
+        group: str | None = None,
+        known: Sequence[str] = (),
+        suggestion: str | None = None,
+    ) -> None:
+        self.recipe = recipe
+        self.name = name
+        self.group = group
+        self.known = tuple(known)
+        self.suggestion = suggestion
+        listing = ", ".join("_" + k for k in self.known)
+        hint = None
+        if suggestion:
+            hint = f"did you mean _{suggestion}?" + (f"  (known: {listing})" if listing else "")
+        elif listing:
+            hint = "known variations: " + listing
+        super().__init__(f"{recipe}: {problem}", hint=hint)
+
+
+class DependencyCycle(CmpyError):
+    """Recipes that depend on each other in a loop."""
+
+    def __init__(self, cycle: Sequence[str]) -> None:
+        self.cycle = tuple(cycle)
+        super().__init__(
+            "dependency cycle: " + " -> ".join(self.cycle),
+            hint="break the loop: one of these deps must not ask for its ancestor",
+        )
+
+
+class VersionConflict(CmpyError):
+    """A recipe found a version that the constraint asked for does not admit."""
+
+    def __init__(
+        self,
+        recipe: str,
+        found: str | None,
+        constraint: str,
+        *,
+        candidates: Sequence[str] = (),
+        chain: Sequence[str] = (),
+    ) -> None:
+        self.recipe = recipe
+        self.found = found
+        self.constraint = constraint
+        self.candidates = tuple(candidates)
+        what = f"found version {found}" if found else "found no version"
+        if self.candidates:
+            what = "found " + ", ".join(self.candidates) + ", none of which fits"
+        super().__init__(
+            f"{recipe}: {what}, but {constraint!r} was asked for",
+            hint="relax the constraint, or install a fitting version and run again",
+        )
+        self.chain = tuple(chain)
+
+
+class CommandFailed(CmpyError):
+    """A command run by ``ctx.sh`` exited with a non-zero status."""
+
+    def __init__(
+        self, command: str, returncode: int, output_tail: str, log: str | None = None
+    ) -> None:
+        self.command = command
+        self.returncode = returncode
+        self.output_tail = output_tail
+        self.log = log
+        text = f"command failed with exit code {returncode}: {command}"
+        if output_tail.strip():
+            text += "\n  last output:\n" + _indent(output_tail.rstrip(), "    | ")
+        super().__init__(text, hint=f"the whole output is in {log}" if log else None)
+
+
+class RecipeFailed(CmpyError):
+    """A recipe body failed; names the chain of recipes down to it."""
+
+    def __init__(
+        self,
+        recipe: str,
+        chain: Sequence[str],
+        cause: BaseException,
+        *,
+        output_tail: str = "",
+        log: str | None = None,
+    ) -> None:
+        self.recipe = recipe
+        self.cause = cause
+        self.output_tail = output_tail
+        self.log = log
+        what = cause.message if isinstance(cause, CmpyError) else _describe(cause)
+        text = f"recipe {recipe!r} failed: {what}"
+        hint = cause.hint if isinstance(cause, CmpyError) else None
+        if hint is None and not isinstance(cause, CmpyError):
+            hint = "run again with --verbose for the traceback"
+        super().__init__(text, hint=hint)
+        self.chain = tuple(chain)
+
+
+class ToolNotFound(CmpyError, LookupError):
+    """A recipe looked for a tool, library or device and it is not there."""
+
+    def __init__(
+        self, what: str, *, searched: Sequence[str] = (), hint: str | None = None
+    ) -> None:
+        self.what = what
+        self.searched = tuple(searched)
+        text = f"{what} not found"
+        if self.searched:
+            text += " (searched: " + ", ".join(self.searched) + ")"
+        super().__init__(text, hint=hint)
+
+
+class DownloadError(CmpyError):
+    """A download that could not be completed."""
+
+    def __init__(self, url: str, problem: str, *, hint: str | None = None) -> None:
+        self.url = url
+        self.problem = problem
+        super().__init__(f"download of {url} failed: {problem}", hint=hint)
+
+
+class ChecksumMismatch(DownloadError):
+    """A downloaded file whose checksum is not the expected one."""
+
+    def __init__(self, url: str, algorithm: str, expected: str, actual: str) -> None:
+        self.algorithm = algorithm
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            url,
+            f"{algorithm} mismatch: expected {expected}, got {actual}",
+            hint="the file was deleted; check the URL or mirror, or the checksum given",
+        )
+
+
+class ArchiveError(CmpyError):
+    """An archive that is corrupt or unsafe to extract; nothing was written."""
+
+    def __init__(self, archive: str, problem: str) -> None:
+        self.archive = archive
+        self.problem = problem
+        super().__init__(
+            f"cannot extract {archive}: {problem}",
+            hint="nothing was extracted; check the archive or download it again",
+        )
+
+
+def _indent(text: str, prefix: str) -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,552 @@
+"""The pure model: recipes, their dependencies, variations and inputs, and ``@script``.
+
+Nothing here does I/O. A :class:`Recipe` is plain data (it pickles into the
+persisted metadata index); the body it describes is kept apart in
+``BODIES`` so that planning from the index never imports recipe modules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from ._errors import CmpyError, QuerySyntaxError, RecipeDefinitionError
+from ._query import Query, has_glob, parse_query
+
+if TYPE_CHECKING:
+    from ._ctx import Ctx
+
+__all__ = [
+    "Dep",
+    "Input",
+    "Recipe",
+    "Variation",
+    "script",
+    "version_spec",
+    "BODIES",
+    "DEFINED",
+]
+
+Body = Callable[["Ctx"], Any]
+F = TypeVar("F", bound=Callable[..., Any])
+
+_CO_COROUTINE = 0x80
+
+# Recipe bodies by uid, and recipes by the module that defined them: filled by
+# ``@script`` as modules are imported; read by the registry.
+BODIES: dict[str, Body] = {}
+DEFINED: dict[str, list[Recipe]] = {}
+_generation = [0]
+
+
+def generation() -> int:
+    """A counter that moves whenever a recipe is defined (so the registry can notice)."""
+    return _generation[0]
+
+
+def _str_map(value: Mapping[str, Any] | None, what: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{what} must be a mapping of names to strings, not {type(value).__name__}")
+    return {str(k): env_value(v) for k, v in value.items()}
+
+
+def env_value(value: Any) -> str:
+    """How a Python value is written into env: ``True`` is ``"yes"``, ``None`` empty."""
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    if value is None:
+        return ""
+    return str(value)
+
+
+def _conditions(value: Mapping[str, Any] | None) -> dict[str, tuple[str, ...]]:
+    if not value:
+        return {}
+    out: dict[str, tuple[str, ...]] = {}
+    for key, wanted in value.items():
+        if isinstance(wanted, (str, bool, int)):
+            out[str(key)] = (env_value(wanted),)
+        else:
+            out[str(key)] = tuple(env_value(w) for w in wanted)
+    return out
+
+
+def _words(value: str | Iterable[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(w for w in value.replace(",", " ").split() if w)
+    return tuple(str(w) for w in value)
+
+
+def version_spec(
+    version: str | None = None, version_min: str | None = None, version_max: str | None = None
+) -> str:
+    """Combine CM-style version constraints into one PEP 440 specifier string.
+
+    ``version`` may be a bare version (``"3.11.7"`` means ``==3.11.7``) or any
+    specifier (``">=3.8,<3.13"``). The result is canonical: sorted clauses.
+    """
+    clauses: list[str] = []
+    if version:
+        text = str(version).strip()
+        if text[0] in "<>=!~":
+            clauses += [c.strip() for c in text.split(",") if c.strip()]
+        else:
+            clauses.append("==" + text)
+    if version_min:
+        clauses.append(">=" + str(version_min).strip())
+    if version_max:
+        clauses.append("<=" + str(version_max).strip())
+    return ",".join(sorted(set(clauses)))
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """An input a recipe accepts (CM's ``input_mapping``): its env key and help text."""
+
+    env: str
+    help: str = ""
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class Dep:
+    """A dependency: a query plus overrides and conditions.
+
+    Args:
+        query: the tags (and ``_variations``) of the recipe wanted.
+        name: a handle for ``adr`` overrides from above.
+        version, version_min, version_max: constraints on the version it reports.
+        env: env handed to this dep only (above the dep's own defaults and variations).
+        when_env: run the dep only when every key matches (CM's ``enable_if_env``).
+        skip_env: skip the dep when every key matches (CM's ``skip_if_env``).
+        inputs: inputs of the dep recipe, by input name.
+        optional: when the dep finds nothing (``ToolNotFound``) or no fitting
+            version (``VersionConflict``), go on without it instead of failing.
+    """
+
+    query: Query
+    name: str | None
+    version: str | None
+    version_min: str | None
+    version_max: str | None
+    env: dict[str, str]
+    when_env: dict[str, tuple[str, ...]]
+    skip_env: dict[str, tuple[str, ...]]
+    inputs: dict[str, str]
+    optional: bool
+
+    def __init__(
+        self,
+        query: str | Query,
+        *,
+        name: str | None = None,
+        version: str | None = None,
+        version_min: str | None = None,
+        version_max: str | None = None,
+        env: Mapping[str, Any] | None = None,
+        when_env: Mapping[str, Any] | None = None,
+        skip_env: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        optional: bool = False,
+    ) -> None:
+        parsed = query if isinstance(query, Query) else parse_query(query)
+        setter = object.__setattr__
+        setter(self, "query", parsed)
+        setter(self, "name", name)
+        setter(self, "version", None if version is None else str(version))
+        setter(self, "version_min", None if version_min is None else str(version_min))
+        setter(self, "version_max", None if version_max is None else str(version_max))
+        setter(self, "env", _str_map(env, "Dep env"))
+        setter(self, "when_env", _conditions(when_env))
+        setter(self, "skip_env", _conditions(skip_env))
+        setter(self, "inputs", _str_map(inputs, "Dep inputs"))
+        setter(self, "optional", bool(optional))
+
+    @property
+    def spec(self) -> str:
+        """The version constraints as one PEP 440 specifier ("" when none)."""
+        return version_spec(self.version, self.version_min, self.version_max)
+
+    def __repr__(self) -> str:
+        extra = f", name={self.name!r}" if self.name else ""
+        if self.spec:
+            extra += f", version={self.spec!r}"
+        return f"Dep({str(self.query)!r}{extra})"
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class Variation:
+    """A named specialisation of a recipe.
+
+    Args:
+        group: at most one variation of a group is chosen.
+        default: chosen when its group has none requested.
+        base: variations pulled in with this one.
+        env: env it sets (``#`` is replaced by the value of a wildcard ``name.#``).
+        deps: deps it adds.
+        adr: overrides it applies to named deps below.
+        alias: this name is another name for that variation.
+        help: a line for ``cmpy show``.
+    """
+
+    group: str | None
+    default: bool
+    base: tuple[str, ...]
+    env: dict[str, str]
+    deps: tuple[Dep, ...]
+    adr: dict[str, dict[str, Any]]
+    alias: str | None
+    help: str
+
+    def __init__(
+        self,
+        *,
+        group: str | None = None,
+        default: bool = False,
+        base: str | Iterable[str] = (),
+        env: Mapping[str, Any] | None = None,
+        deps: Iterable[Dep] = (),
+        adr: Mapping[str, Mapping[str, Any]] | None = None,
+        alias: str | None = None,
+        help: str = "",
+    ) -> None:
+        setter = object.__setattr__
+        setter(self, "group", group)
+        setter(self, "default", bool(default))
+        setter(self, "base", tuple(b.lstrip("_") for b in _words(base)))
+        setter(self, "env", _str_map(env, "Variation env"))
+        setter(self, "deps", tuple(deps))
+        setter(self, "adr", {str(k): dict(v) for k, v in (adr or {}).items()})
+        setter(self, "alias", alias.lstrip("_") if alias else None)
+        setter(self, "help", help)
+
+
+@dataclass(frozen=True, slots=True)
+class Recipe:
+    """Everything known about a recipe except its body: plain, picklable data."""
+
+    alias: str
+    uid: str
+    tags: tuple[str, ...]
+    deps: tuple[Dep, ...] = ()
+    post_deps: tuple[Dep, ...] = ()
+    variations: dict[str, Variation] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    inputs: dict[str, Input] = field(default_factory=dict)
+    exports: tuple[str, ...] | None = None
+    reads: tuple[str, ...] = ()
+    cache: bool = False
+    priority: int = 0
+    is_async: bool = False
+    module: str = ""
+    qualname: str = ""
+    file: str = ""
+    line: int = 0
+    doc: str = ""
+    fingerprint: str = ""
+
+    @property
+    def where(self) -> str:
+        """Where the recipe is defined, as ``file:line``."""
+        return f"{self.file}:{self.line}" if self.file else self.module
+
+    def describe(self) -> dict[str, Any]:
+        """A plain description (what ``find`` and ``cmpy show`` print)."""
+        return {
+            "alias": self.alias,
+            "uid": self.uid,
+            "tags": list(self.tags),
+            "doc": self.doc,
+            "cache": self.cache,
+            "priority": self.priority,
+            "variations": {
+                name: {
+                    k: v
+                    for k, v in (
+                        ("group", var.group),
+                        ("default", var.default or None),
+                        ("base", list(var.base) or None),
+                        ("env", var.env or None),
+                        ("deps", [str(d.query) for d in var.deps] or None),
+                        ("alias", var.alias),
+                        ("help", var.help or None),
+                    )
+                    if v
+                }
+                for name, var in sorted(self.variations.items())
+            },
+            "inputs": {name: {"env": i.env, "help": i.help} for name, i in self.inputs.items()},
+            "env": dict(self.env),
+            "deps": [_describe_dep(d) for d in self.deps],
+            "post_deps": [_describe_dep(d) for d in self.post_deps],
+            "exports": list(self.exports) if self.exports is not None else None,
+            "reads": list(self.reads),
+            "where": self.where,
+        }
+
+
+def _describe_dep(dep: Dep) -> dict[str, Any]:
+    out: dict[str, Any] = {"query": str(dep.query)}
+    if dep.name:
+        out["name"] = dep.name
+    if dep.spec:
+        out["version"] = dep.spec
+    if dep.optional:
+        out["optional"] = True
+    for key in ("env", "when_env", "skip_env", "inputs"):
+        value = getattr(dep, key)
+        if value:
+            out[key] = {k: list(v) if isinstance(v, tuple) else v for k, v in value.items()}
+    return out
+
+
+def uid_for(alias: str) -> str:
+    """The stable uid of a recipe that does not declare one: 16 hex digits."""
+    return hashlib.sha256(alias.encode()).hexdigest()[:16]
+
+
+@overload
+def script(fn: F, /) -> F: ...
+
+
+@overload
+def script(
+    fn: None = None,
+    /,
+    *,
+    tags: str | Iterable[str] | None = None,
+    alias: str | None = None,
+    uid: str | None = None,
+    deps: Iterable[Dep | str] = (),
+    post_deps: Iterable[Dep | str] = (),
+    variations: Mapping[str, Variation] | None = None,
+    env: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, str | tuple[str, str] | Input] | None = None,
+    exports: Iterable[str] | None = None,
+    reads: Iterable[str] = (),
+    cache: bool = False,
+    priority: int = 0,
+) -> Callable[[F], F]: ...
+
+
+def script(
+    fn: F | None = None,
+    /,
+    *,
+    tags: str | Iterable[str] | None = None,
+    alias: str | None = None,
+    uid: str | None = None,
+    deps: Iterable[Dep | str] = (),
+    post_deps: Iterable[Dep | str] = (),
+    variations: Mapping[str, Variation] | None = None,
+    env: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, str | tuple[str, str] | Input] | None = None,
+    exports: Iterable[str] | None = None,
+    reads: Iterable[str] = (),
+    cache: bool = False,
+    priority: int = 0,
+) -> F | Callable[[F], F]:
+    """Declare a function as a recipe; bare (``@script``) or with arguments.
+
+    Args:
+        tags: the words that find it (default: its alias split on ``-``).
+        alias: its unique name (default: the function name, ``_`` as ``-``).
+        uid: 16 hex digits (default: derived from the alias).
+        deps: recipes to run before the body; their exported env is in ``ctx.env``.
+        post_deps: recipes to run after the body.
+        variations: named specialisations (``"fp32"``, ``"batch_size.#"``,
+            combined ``"pytorch,int8"``).
+        env: default env values (the lowest precedence).
+        inputs: input name -> env key, or ``(env key, help)``, or :class:`Input`.
+        exports: glob patterns of the env keys handed back (CM's ``new_env_keys``);
+            ``None`` hands back exactly what the body returns.
+        reads: glob patterns of further env keys the body reads from above
+            (the keys of ``env``, ``inputs``, variation env and dep conditions are
+            read implicitly); they enter the cache key.
+        cache: whether its result is cached.
+        priority: breaks ties between recipes matching one query.
+
+    Raises:
+        RecipeDefinitionError: when the definition is malformed, naming the recipe.
+    """
+
+    def decorate(func: F) -> F:
+        recipe = _make_recipe(
+            func,
+            tags=tags,
+            alias=alias,
+            uid=uid,
+            deps=deps,
+            post_deps=post_deps,
+            variations=variations,
+            env=env,
+            inputs=inputs,
+            exports=exports,
+            reads=reads,
+            cache=cache,
+            priority=priority,
+        )
+        register_definition(recipe, func)
+        func.__cmpy_recipe__ = recipe  # type: ignore[attr-defined]
+        return func
+
+    if fn is not None:
+        return decorate(fn)
+    return decorate
+
+
+def register_definition(recipe: Recipe, body: Body) -> None:
+    """Remember a recipe and its body as its module defines it."""
+    BODIES[recipe.uid] = body
+    defined = DEFINED.setdefault(recipe.module, [])
+    defined[:] = [r for r in defined if r.uid != recipe.uid]
+    defined.append(recipe)
+    _generation[0] += 1
+
+
+def _make_recipe(func: Callable[..., Any], **kw: Any) -> Recipe:
+    code = getattr(func, "__code__", None)
+    name = getattr(func, "__name__", "recipe")
+    alias = kw["alias"] or name.strip("_").replace("_", "-")
+    if not callable(func) or code is None:
+        raise RecipeDefinitionError(alias, "@script must decorate a function")
+    if code.co_argcount < 1:
+        raise RecipeDefinitionError(
+            alias, f"the body {name}() must take one argument, the Ctx", hint=f"def {name}(ctx): ..."
+        )
+    try:
+        tags = _words(kw["tags"]) or tuple(alias.split("-"))
+        uid = (kw["uid"] or uid_for(alias)).lower()
+        for tag in tags:
+            q = parse_query(tag)
+            if q.tags != (tag,) or has_glob(tag):
+                raise RecipeDefinitionError(alias, f"{tag!r} is not a valid tag")
+        deps = tuple(d if isinstance(d, Dep) else Dep(d) for d in kw["deps"])
+        post_deps = tuple(d if isinstance(d, Dep) else Dep(d) for d in kw["post_deps"])
+        inputs = {str(k): _input(v) for k, v in (kw["inputs"] or {}).items()}
+    except (QuerySyntaxError, TypeError, ValueError) as exc:
+        if isinstance(exc, RecipeDefinitionError):
+            raise
+        text = exc.message if isinstance(exc, CmpyError) else str(exc)
+        raise RecipeDefinitionError(alias, text) from exc
+    doc = (func.__doc__ or "").strip().splitlines()
+    recipe = Recipe(
+        alias=alias,
+        uid=uid,
+        tags=tags,
+        deps=deps,
+        post_deps=post_deps,
+        variations=dict(kw["variations"] or {}),
+        env=_str_map(kw["env"], "env"),
+        inputs=inputs,
+        exports=None if kw["exports"] is None else _words(kw["exports"]),
+        reads=_words(kw["reads"]),
+        cache=bool(kw["cache"]),
+        priority=int(kw["priority"]),
+        is_async=bool(code.co_flags & _CO_COROUTINE),
+        module=getattr(func, "__module__", "") or "",
+        qualname=getattr(func, "__qualname__", name),
+        file=code.co_filename,
+        line=code.co_firstlineno,
+        doc=doc[0] if doc else "",
+    )
+    validate(recipe)
+    return recipe
+
+
+def _input(value: str | tuple[str, str] | Input) -> Input:
+    if isinstance(value, Input):
+        return value
+    if isinstance(value, str):
+        return Input(value)
+    if isinstance(value, tuple) and len(value) == 2:
+        return Input(str(value[0]), str(value[1]))
+    raise TypeError(f"an input is an env key, (env key, help) or Input, not {value!r}")
+
+
+def validate(recipe: Recipe) -> None:
+    """Check a recipe definition for the mistakes that can be seen without running it.
+
+    Raises:
+        RecipeDefinitionError: naming the recipe and the problem.
+    """
+    alias = recipe.alias
+    if len(recipe.uid) != 16 or any(c not in "0123456789abcdef" for c in recipe.uid):
+        raise RecipeDefinitionError(alias, f"uid {recipe.uid!r} is not 16 hex digits")
+    variations = recipe.variations
+    plain = {n for n in variations if "," not in n}
+    wildcards = {n[:-2] for n in plain if n.endswith(".#")}
+    defaults: dict[str, str] = {}
+
+    def known(name: str) -> bool:
+        if name in plain:
+            return True
+        prefix, dot, value = name.partition(".")
+        return bool(dot and value and prefix in wildcards)
+
+    for name, var in variations.items():
+        if not isinstance(var, Variation):
+            raise RecipeDefinitionError(alias, f"variation {name!r} must be a Variation(...)")
+        parts = name.split(",")
+        for part in parts if len(parts) > 1 else ():
+            if not known(part):
+                raise RecipeDefinitionError(
+                    alias, f"combined variation {name!r} names {part!r}, which is not a variation"
+                )
+        for base in var.base:
+            if not known(base):
+                raise RecipeDefinitionError(
+                    alias, f"variation {name!r} has base {base!r}, which is not a variation"
+                )
+        if var.alias is not None and not known(var.alias):
+            raise RecipeDefinitionError(
+                alias, f"variation {name!r} is an alias of {var.alias!r}, which is not a variation"
+            )
+        if var.default:
+            if var.group is None:
+                raise RecipeDefinitionError(
+                    alias,
+                    f"variation {name!r} is a default but belongs to no group",
+                    hint="give it group=... (a default is what a group falls back to)",
+                )
+            if var.group in defaults:
+                raise RecipeDefinitionError(
+                    alias,
+                    f"group {var.group!r} has two defaults: {defaults[var.group]!r} and {name!r}",
+                )
+            defaults[var.group] = name
+    all_deps = list(recipe.deps) + list(recipe.post_deps)
+    for var in variations.values():
+        all_deps += var.deps
+    for dep in all_deps:
+        _check_spec(alias, dep)
+    for name in recipe.inputs:
+        if name in plain or name in wildcards:
+            raise RecipeDefinitionError(
+                alias,
+                f"input {name!r} has the name of a variation",
+                hint="rename one of them: run(..., name=...) must mean one thing",
+            )
+
+
+def _check_spec(alias: str, dep: Dep) -> None:
+    spec = dep.spec
+    if not spec:
+        return
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        SpecifierSet(spec)
+    except InvalidSpecifier:
+        raise RecipeDefinitionError(
+            alias,
+            f"the dep {str(dep.query)!r} has a bad version constraint {spec!r}",
+            hint="use PEP 440 versions, such as version_min='3.8' or version='>=3.8,<4'",
+        ) from None

@@ -1,0 +1,319 @@
+"""The pure planner: a request becomes a DAG of nodes, each with a canonical key.
+
+Planning reads only the registry (in memory) and the request: no I/O, no
+clock. A node's key is a Merkle hash of the recipe's fingerprint, its
+resolved variations, its version specifier, the input env it reads and the
+keys of its deps, so two requests for the same work are the same node and a
+cache lookup is possible before anything runs.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ._errors import CmpyError, DependencyCycle, RecipeNotFound, UsageError
+from ._model import Dep, Recipe, env_value, version_spec
+from ._query import Query, parse_query
+from ._variations import resolve
+
+__all__ = ["Node", "Plan", "Request", "plan", "condition_holds", "ADR_KEYS"]
+
+ADR_KEYS = frozenset({"tags", "query", "version", "version_min", "version_max", "env", "inputs"})
+_TRUE = frozenset({"yes", "on", "true", "1"})
+_FALSE = frozenset({"no", "off", "false", "0"})
+_MAX_DEPTH = 256
+
+
+class Selector(Protocol):
+    def select(self, query: Query) -> Recipe: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What a caller asks for: a recipe with variations, inputs, env, constraints."""
+
+    recipe: Recipe
+    variations: tuple[str, ...] = ()
+    excluded_variations: tuple[str, ...] = ()
+    spec: str = ""
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    adr: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    inherited: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One unit of work: a recipe with everything that determines its result."""
+
+    key: str
+    base_key: str
+    recipe: Recipe
+    variations: tuple[str, ...]
+    env: dict[str, str]
+    spec: str
+    deps: tuple[str, ...]
+    dep_names: tuple[str | None, ...]
+    optional: tuple[bool, ...]
+    post_deps: tuple[str, ...]
+    chain: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        """``alias _var1 _var2`` as a user would read it."""
+        return " ".join([self.recipe.alias] + ["_" + v for v in self.variations])
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A DAG of nodes: ``nodes`` is in an order where every node follows its deps."""
+
+    root: str
+    nodes: dict[str, Node]
+
+    def children(self, key: str) -> tuple[str, ...]:
+        node = self.nodes[key]
+        return node.deps + node.post_deps
+
+
+def condition_holds(env: Mapping[str, str], wanted: Mapping[str, tuple[str, ...]]) -> bool:
+    """CM's ``enable_if_env`` rule: every key's value is one of its listed values.
+
+    ``yes/on/true/1`` match any truthy value; ``no/off/false/0`` also match a
+    missing or empty key.
+    """
+    for key, values in wanted.items():
+        have = env.get(key)
+        if not any(_matches(have, w) for w in values):
+            return False
+    return True
+
+
+def _matches(have: str | None, want: str) -> bool:
+    lowered = want.lower()
+    if lowered in _TRUE:
+        return have is not None and have.lower() in _TRUE
+    if lowered in _FALSE:
+        return have is None or have == "" or have.lower() in _FALSE
+    return have == want
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+
+
+def reads(recipe: Recipe, deps: tuple[Dep, ...]) -> tuple[set[str], tuple[str, ...]]:
+    """The env keys a recipe reads from above: exact keys and glob patterns."""
+    exact = set(recipe.env)
+    exact.update(i.env for i in recipe.inputs.values())
+    for var in recipe.variations.values():
+        exact.update(var.env)
+    for dep in deps:
+        exact.update(dep.when_env)
+        exact.update(dep.skip_env)
+    return exact, recipe.reads
+
+
+def _filtered(env: Mapping[str, str], exact: set[str], patterns: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for key in sorted(env):
+        if key in exact or any(fnmatch.fnmatchcase(key, p) for p in patterns):
+            out[key] = env[key]
+    return out
+
+
+def map_inputs(recipe: Recipe, inputs: Mapping[str, str], *, who: str) -> dict[str, str]:
+    """Input values by input name -> env values by env key.
+
+    Raises:
+        UsageError: an input the recipe does not declare (with a did-you-mean).
+    """
+    out: dict[str, str] = {}
+    for name, value in inputs.items():
+        spec = recipe.inputs.get(name)
+        if spec is None:
+            import difflib
+
+            known = sorted(recipe.inputs)
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else None
+            listing = ", ".join(known) if known else "none"
+            raise UsageError(
+                f"{who} gives {recipe.alias!r} the input {name!r}, which it does not take "
+                f"(its inputs: {listing})",
+                hint=hint or f"see: cmpy show {recipe.alias}",
+            )
+        out[spec.env] = value
+    return out
+
+
+class _Planner:
+    def __init__(self, registry: Selector, caller_env: Mapping[str, str], caller_adr: Mapping[str, Mapping[str, Any]]) -> None:
+        self.registry = registry
+        self.caller_env = dict(caller_env)
+        self.caller_adr = {k: dict(v) for k, v in caller_adr.items()}
+        self.nodes: dict[str, Node] = {}
+        self.memo: dict[tuple[object, ...], str] = {}
+        self.stack: list[tuple[str, str]] = []
+
+    def node(
+        self,
+        recipe: Recipe,
+        requested: tuple[str, ...],
+        excluded: tuple[str, ...],
+        spec: str,
+        inherited: Mapping[str, str],
+        passed: Mapping[str, str],
+        adr: Mapping[str, Mapping[str, Any]],
+        chain: tuple[str, ...],
+    ) -> str:
+        resolved = resolve(recipe, requested, excluded)
+        env: dict[str, str] = dict(recipe.env)
+        env.update(inherited)
+        env.update(resolved.env)
+        env.update(passed)
+        env.update(self.caller_env)
+        all_deps = recipe.deps + resolved.deps
+        exact, patterns = reads(recipe, all_deps + recipe.post_deps)
+        seen = _filtered(env, exact, patterns)
+        label = " ".join([recipe.alias] + ["_" + v for v in resolved.names])
+        chain = chain + (label,)
+        pre_key = _digest(recipe.fingerprint, recipe.uid, resolved.names, spec, seen)
+        below_adr: dict[str, dict[str, Any]] = {k: dict(v) for k, v in adr.items()}
+        for name, override in resolved.adr.items():
+            below_adr.setdefault(name, {}).update(override)
+        memo_key = (pre_key, tuple(sorted(env.items())), repr(sorted(below_adr.items())))
+        done = self.memo.get(memo_key)
+        if done is not None:
+            return done
+        if any(pk == pre_key for pk, _ in self.stack):
+            start = next(i for i, (pk, _) in enumerate(self.stack) if pk == pre_key)
+            raise DependencyCycle([lbl for _, lbl in self.stack[start:]] + [label])
+        if len(self.stack) >= _MAX_DEPTH:
+            raise DependencyCycle([lbl for _, lbl in self.stack[-5:]] + [label, "..."])
+        self.stack.append((pre_key, label))
+        try:
+            deps, names, optional = self._deps(all_deps, env, below_adr, chain)
+            post, _, _ = self._deps(recipe.post_deps, env, below_adr, chain)
+        finally:
+            self.stack.pop()
+        base_key = _digest(pre_key, deps)
+        key = _digest(base_key, spec) if spec else base_key
+        if key not in self.nodes:
+            self.nodes[key] = Node(
+                key=key,
+                base_key=base_key,
+                recipe=recipe,
+                variations=resolved.names,
+                env=seen,
+                spec=spec,
+                deps=deps,
+                dep_names=names,
+                optional=optional,
+                post_deps=post,
+                chain=chain,
+            )
+        self.memo[memo_key] = key
+        return key
+
+    def _deps(
+        self,
+        deps: tuple[Dep, ...],
+        env: dict[str, str],
+        adr: dict[str, dict[str, Any]],
+        chain: tuple[str, ...],
+    ) -> tuple[tuple[str, ...], tuple[str | None, ...], tuple[bool, ...]]:
+        keys: list[str] = []
+        names: list[str | None] = []
+        optional: list[bool] = []
+        for dep in deps:
+            if dep.when_env and not condition_holds(env, dep.when_env):
+                continue
+            if dep.skip_env and condition_holds(env, dep.skip_env):
+                continue
+            query, spec, passed_env, inputs = _override(dep, adr, self.caller_adr, chain)
+            try:
+                child = self.registry.select(query)
+                passed = dict(passed_env)
+                passed.update(map_inputs(child, inputs, who=f"the dep {str(query)!r}"))
+            except CmpyError as exc:
+                if dep.optional and isinstance(exc, RecipeNotFound):
+                    continue
+                raise exc.with_chain(chain + (str(query),)) from None
+            key = self.node(
+                child,
+                query.variations,
+                query.excluded_variations,
+                spec,
+                env,
+                passed,
+                adr,
+                chain,
+            )
+            if key not in keys:
+                keys.append(key)
+                names.append(dep.name)
+                optional.append(dep.optional)
+        return tuple(keys), tuple(names), tuple(optional)
+
+
+def _override(
+    dep: Dep,
+    adr: Mapping[str, Mapping[str, Any]],
+    caller_adr: Mapping[str, Mapping[str, Any]],
+    chain: tuple[str, ...],
+) -> tuple[Query, str, dict[str, str], dict[str, str]]:
+    """Apply ``adr`` overrides (variations' first, the caller's on top) to a dep."""
+    query = dep.query
+    version, vmin, vmax = dep.version, dep.version_min, dep.version_max
+    env = dict(dep.env)
+    inputs = dict(dep.inputs)
+    if dep.name:
+        for source in (adr.get(dep.name), caller_adr.get(dep.name)):
+            if not source:
+                continue
+            unknown = set(source) - ADR_KEYS
+            if unknown:
+                raise UsageError(
+                    f"adr for {dep.name!r} has unknown keys: {', '.join(sorted(unknown))}",
+                    hint="adr keys are: " + ", ".join(sorted(ADR_KEYS)),
+                ).with_chain(chain)
+            words = source.get("tags") or source.get("query")
+            if words:
+                query = query.merged(parse_query(str(words)))
+            if "version" in source:
+                version, vmin, vmax = source["version"], None, None
+            if "version_min" in source:
+                vmin = source["version_min"]
+            if "version_max" in source:
+                vmax = source["version_max"]
+            env.update({k: env_value(v) for k, v in dict(source.get("env") or {}).items()})
+            inputs.update({k: env_value(v) for k, v in dict(source.get("inputs") or {}).items()})
+    return query, version_spec(version, vmin, vmax), env, inputs
+
+
+def plan(registry: Selector, request: Request, *, chain: tuple[str, ...] = ()) -> Plan:
+    """Turn a request into a plan.
+
+    Raises:
+        DependencyCycle: recipes that depend on each other in a loop.
+        RecipeNotFound, AmbiguousQuery, VariationError, UsageError: a dep that
+            cannot be resolved (the error's ``chain`` says which).
+    """
+    planner = _Planner(registry, request.env, request.adr)
+    passed = map_inputs(request.recipe, request.inputs, who="the call")
+    root = planner.node(
+        request.recipe,
+        request.variations,
+        request.excluded_variations,
+        request.spec,
+        request.inherited,
+        passed,
+        {},
+        chain,
+    )
+    return Plan(root, planner.nodes)

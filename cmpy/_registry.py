@@ -1,0 +1,495 @@
+"""The recipe registry: discovery, the persisted metadata index, and tag lookup.
+
+Recipes come from the modules of every package registered under the
+``cmpy.recipes`` entry-point group (the built-in ``recipes`` package among
+them), from every ``*.py`` in the folders of ``CMPY_RECIPES_PATH`` and of
+``cmpy repo add``, and from any module that defines a recipe while the
+program runs. Importing every module on every command would make the CLI
+slow, so what each module defines is kept in an index file under
+``CMPY_HOME``, checked against each module's mtime and size: a command
+imports only the modules whose recipes it must actually run.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import importlib
+import importlib.machinery
+import importlib.util
+import marshal
+import os
+import pickle
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import CodeType
+from typing import Any
+
+from . import _model
+from ._errors import AmbiguousQuery, CmpyError, RecipeNotFound, VariationError
+from ._model import Body, Recipe
+from ._query import Query, has_glob
+from ._variations import canonical, known_names
+
+__all__ = ["Registry", "ENTRY_POINT_GROUP", "source_text"]
+
+ENTRY_POINT_GROUP = "cmpy.recipes"
+_INDEX_FORMAT = 3
+_INDEX_NAME = "recipe-index.marshal"
+
+
+# what the index keeps of each recipe: alias, uid, tags, priority, the pickled Recipe
+_Summary = tuple[str, str, tuple[str, ...], int, bytes]
+# and of each module: mtime_ns, size, module name, its recipes
+_ModuleRecord = tuple[int, int, str, list[_Summary]]
+
+
+@dataclass(slots=True)
+class _Entry:
+    """One recipe as the index knows it; the full Recipe is unpickled on demand."""
+
+    alias: str
+    uid: str
+    tags: tuple[str, ...]
+    priority: int
+    module: str
+    blob: bytes | None
+    recipe: Recipe | None = None
+
+    def load(self) -> Recipe:
+        if self.recipe is None:
+            assert self.blob is not None
+            self.recipe = pickle.loads(self.blob)
+        return self.recipe
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """A module file that may define recipes."""
+
+    module: str
+    path: str
+    folder_module: bool  # loaded from a folder by path, not imported by name
+
+
+class Registry:
+    """All recipes this process can see, found by tags, alias, uid or wildcard."""
+
+    def __init__(self, index_dir: Path | None, *, extra_folders: Iterable[str] = ()) -> None:
+        self._index_dir = index_dir
+        self._extra_folders = list(extra_folders)
+        self._entries: dict[str, _Entry] = {}
+        self._by_tag: dict[str, set[str]] = {}
+        self._by_alias: dict[str, set[str]] = {}
+        self._modules: dict[str, _ModuleRecord] = {}
+        self._sources: dict[str, _Source] = {}
+        self._loaded_files: dict[str, tuple[int, int]] = {}
+        self._dynamic_seen = -1
+        self._scanned = False
+
+    # -- discovery -------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Bring the registry up to date with the recipe modules on disk."""
+        index = self._read_index()
+        eps = self._entry_points(index)
+        sources = self._discover(eps)
+        old_modules: dict[str, _ModuleRecord] = index.get("modules", {}) if index else {}
+        modules: dict[str, _ModuleRecord] = {}
+        changed = eps is not (index or {}).get("entry_points")
+        for path, source in sources.items():
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            old = old_modules.get(path)
+            if old is not None and old[0] == st.st_mtime_ns and old[1] == st.st_size:
+                modules[path] = old
+                continue
+            changed = True
+            recipes = self._import(source, reload=True)
+            modules[path] = (st.st_mtime_ns, st.st_size, source.module, [_summary(r) for r in recipes])
+        if set(modules) != set(old_modules):
+            changed = True
+        self._sources = {s.path: s for s in sources.values()}
+        self._modules = modules
+        if changed:
+            self._write_index({"entry_points": eps, "modules": modules})
+        self._rebuild()
+        self._scanned = True
+
+    def _rebuild(self) -> None:
+        entries: dict[str, _Entry] = {}
+        for _mtime, _size, module, summaries in self._modules.values():
+            for alias, uid, tags, priority, blob in summaries:
+                entries[uid] = _Entry(alias, uid, tags, priority, module, blob)
+        known_modules = {s.module for s in self._sources.values()}
+        for module, recipes in list(_model.DEFINED.items()):
+            if module in known_modules:
+                continue
+            for recipe in recipes:
+                if not recipe.fingerprint:
+                    recipe = _with_fingerprint(recipe)
+                entries[recipe.uid] = _Entry(
+                    recipe.alias, recipe.uid, recipe.tags, recipe.priority, module, None, recipe
+                )
+        self._entries = entries
+        by_tag: dict[str, set[str]] = {}
+        by_alias: dict[str, set[str]] = {}
+        for entry in entries.values():
+            for tag in entry.tags:
+                by_tag.setdefault(tag, set()).add(entry.uid)
+            by_alias.setdefault(entry.alias, set()).add(entry.uid)
+        self._by_tag = by_tag
+        self._by_alias = by_alias
+        self._dynamic_seen = _model.generation()
+
+    def _ensure(self) -> None:
+        if not self._scanned:
+            self.refresh()
+        elif self._dynamic_seen != _model.generation():
+            self._rebuild()
+
+    def _folders(self) -> list[str]:
+        folders = [f for f in os.environ.get("CMPY_RECIPES_PATH", "").split(os.pathsep) if f]
+        if self._index_dir is not None:
+            try:
+                text = (self._index_dir / "repos.txt").read_text()
+            except OSError:
+                text = ""
+            folders += [line.strip() for line in text.splitlines() if line.strip()]
+        return folders + self._extra_folders
+
+    def _discover(self, eps: list[tuple[str, str, list[str]]]) -> dict[str, _Source]:
+        sources: dict[str, _Source] = {}
+        for _name, package, roots in eps:
+            for root in roots:
+                if root.endswith(".py"):
+                    sources[root] = _Source(package, root, False)
+                    continue
+                for path, module in _package_modules(root, package):
+                    sources[path] = _Source(module, path, False)
+        for folder in self._folders():
+            tag = hashlib.sha256(os.path.abspath(folder).encode()).hexdigest()[:8]
+            try:
+                names = sorted(os.listdir(folder))
+            except OSError:
+                continue
+            for name in names:
+                if name.endswith(".py") and not name.startswith("."):
+                    path = os.path.join(os.path.abspath(folder), name)
+                    sources[path] = _Source(f"cmpy_ext_{tag}.{name[:-3]}", path, True)
+        return sources
+
+    def _entry_points(self, index: dict[str, Any] | None) -> list[tuple[str, str, list[str]]]:
+        """Packages under the ``cmpy.recipes`` group, cached by sys.path's mtimes."""
+        # entry points live in the dist-info folders of site-packages: a package
+        # installed or removed there changes that folder's mtime
+        signature = []
+        for entry in sys.path:
+            if os.path.basename(entry) not in ("site-packages", "dist-packages"):
+                continue
+            try:
+                signature.append((entry, os.stat(entry).st_mtime_ns))
+            except OSError:
+                continue
+        cached = (index or {}).get("entry_points")
+        if (index or {}).get("sys_path") == signature and isinstance(cached, list):
+            self._sys_path_signature = signature
+            return cached
+        from importlib.metadata import entry_points
+
+        found: list[tuple[str, str, list[str]]] = []
+        seen: set[str] = set()
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if ep.value in seen:
+                continue
+            seen.add(ep.value)
+            spec = importlib.util.find_spec(ep.value)
+            if spec is None:
+                continue
+            if spec.submodule_search_locations:
+                roots = [str(p) for p in spec.submodule_search_locations]
+            elif spec.origin:
+                roots = [spec.origin]
+            else:
+                continue
+            found.append((ep.name, ep.value, roots))
+        self._sys_path_signature = signature
+        return found
+
+    def _read_index(self) -> dict[str, Any] | None:
+        if self._index_dir is None:
+            return None
+        try:
+            data = (self._index_dir / _INDEX_NAME).read_bytes()
+            index = marshal.loads(data)
+        except (OSError, ValueError, EOFError, TypeError):
+            return None
+        if not isinstance(index, dict) or index.get("format") != (_INDEX_FORMAT, sys.version):
+            return None
+        return index
+
+    def _write_index(self, content: dict[str, Any]) -> None:
+        if self._index_dir is None:
+            return
+        content = dict(content)
+        content["format"] = (_INDEX_FORMAT, sys.version)
+        content["sys_path"] = getattr(self, "_sys_path_signature", [])
+        target = self._index_dir / _INDEX_NAME
+        tmp = target.with_name(f".{_INDEX_NAME}.{os.getpid()}.tmp")
+        try:
+            tmp.write_bytes(marshal.dumps(content))
+            os.replace(tmp, target)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+
+    def _import(self, source: _Source, *, reload: bool) -> list[Recipe]:
+        """Import (or re-import) a module and return the recipes it defines."""
+        module_name = source.module
+        _model.DEFINED.pop(module_name, None)
+        try:
+            if source.folder_module:
+                spec = importlib.util.spec_from_file_location(module_name, source.path)
+                if spec is None or spec.loader is None:
+                    return []
+                module = importlib.util.module_from_spec(spec)
+                parent = module_name.rpartition(".")[0]
+                if parent not in sys.modules:
+                    sys.modules[parent] = importlib.util.module_from_spec(
+                        importlib.machinery.ModuleSpec(parent, None, is_package=True)
+                    )
+                sys.modules[module_name] = module
+                folder = os.path.dirname(source.path)
+                added = folder not in sys.path
+                if added:
+                    sys.path.insert(0, folder)
+                try:
+                    spec.loader.exec_module(module)
+                finally:
+                    if added:
+                        sys.path.remove(folder)
+            elif reload and module_name in sys.modules:
+                importlib.reload(sys.modules[module_name])
+            else:
+                importlib.import_module(module_name)
+        except CmpyError:
+            sys.modules.pop(module_name, None)
+            raise
+        except Exception as exc:
+            sys.modules.pop(module_name, None)
+            raise CmpyError(
+                f"the recipe module {source.path} failed to import: {type(exc).__name__}: {exc}",
+                hint="fix the module, or remove it from the recipe path",
+            ) from exc
+        try:
+            st = os.stat(source.path)
+            self._loaded_files[source.path] = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            pass
+        return [_with_fingerprint(r) for r in _model.DEFINED.get(module_name, [])]
+
+    # -- lookup ----------------------------------------------------------
+
+    def all(self) -> list[Recipe]:
+        """Every recipe, sorted by alias."""
+        self._ensure()
+        return sorted((e.load() for e in self._entries.values()), key=lambda r: r.alias)
+
+    def get(self, uid: str) -> Recipe:
+        """The recipe with this uid."""
+        self._ensure()
+        return self._entries[uid].load()
+
+    def matches(self, query: Query) -> list[Recipe]:
+        """Every recipe the query selects (tags, exclusions and variations), by alias."""
+        self._ensure()
+        uids = self._by_words(query)
+        out = []
+        for uid in uids:
+            recipe = self._entries[uid].load()
+            if _knows_all(recipe, query):
+                out.append(recipe)
+        return sorted(out, key=lambda r: (r.alias, r.uid))
+
+    def _by_words(self, query: Query) -> set[str]:
+        if len(query.tags) == 1 and not query.excluded:
+            word = query.tags[0]
+            direct = self._by_alias.get(word) or (
+                {word.lower()} if word.lower() in self._entries else None
+            )
+            if direct:
+                return set(direct)
+        uids: set[str] | None = None
+        for tag in query.tags:
+            if has_glob(tag):
+                hit = {
+                    e.uid
+                    for e in self._entries.values()
+                    if fnmatch.fnmatchcase(e.alias, tag)
+                    or any(fnmatch.fnmatchcase(t, tag) for t in e.tags)
+                }
+            else:
+                hit = self._by_tag.get(tag, set())
+            uids = set(hit) if uids is None else uids & hit
+            if not uids:
+                return set()
+        if uids is None:
+            uids = set(self._entries)
+        for tag in query.excluded:
+            uids -= self._by_tag.get(tag, set())
+        return uids
+
+    def select(self, query: Query) -> Recipe:
+        """The one recipe a query selects.
+
+        Raises:
+            RecipeNotFound: nothing matches (naming the closest recipes).
+            VariationError: recipes match the tags but none has a requested variation.
+            AmbiguousQuery: several match and none has a higher priority.
+        """
+        found = self.matches(query)
+        if len(found) == 1:
+            return found[0]
+        text = str(query)
+        if not found:
+            by_tags = [self._entries[u].load() for u in self._by_words(query)]
+            if by_tags:
+                raise _variation_error(by_tags, query)
+            raise RecipeNotFound(text, self._closest(query))
+        top = max(r.priority for r in found)
+        best = [r for r in found if r.priority == top]
+        if len(best) == 1:
+            return best[0]
+        raise AmbiguousQuery(text, [r.alias for r in best], _separating(best))
+
+    def _closest(self, query: Query) -> list[str]:
+        import difflib
+
+        words = set(query.tags)
+        scored = []
+        for entry in self._entries.values():
+            score = len(words & set(entry.tags))
+            if score:
+                scored.append((-score, entry.alias))
+        if scored:
+            return [alias for _, alias in sorted(scored)[:5]]
+        text = "-".join(query.tags)
+        aliases = sorted({e.alias for e in self._entries.values()})
+        close = difflib.get_close_matches(text, aliases, n=5, cutoff=0.4)
+        for tag in query.tags:
+            for near in difflib.get_close_matches(tag, list(self._by_tag), n=2, cutoff=0.7):
+                close += sorted(self._entries[u].alias for u in self._by_tag[near])[:3]
+        return list(dict.fromkeys(close))[:5]
+
+    def body(self, recipe: Recipe) -> Body:
+        """The body of a recipe, importing its module if this process has not yet."""
+        body = _model.BODIES.get(recipe.uid)
+        source = next((s for s in self._sources.values() if s.module == recipe.module), None)
+        if source is not None:
+            try:
+                st = os.stat(source.path)
+                current = (st.st_mtime_ns, st.st_size)
+            except OSError:
+                current = None
+            if body is None or self._loaded_files.get(source.path) != current:
+                self._import(source, reload=True)
+                body = _model.BODIES.get(recipe.uid)
+        if body is None:
+            raise CmpyError(
+                f"the body of recipe {recipe.alias!r} is gone from {recipe.where}",
+                hint="the module changed while cmpy ran; run the command again",
+            )
+        return body
+
+    def __iter__(self) -> Iterator[Recipe]:
+        return iter(self.all())
+
+
+def _knows_all(recipe: Recipe, query: Query) -> bool:
+    names = query.variations + query.excluded_variations
+    return all(canonical(recipe, n) is not None for n in names)
+
+
+def _variation_error(recipes: list[Recipe], query: Query) -> VariationError:
+    import difflib
+
+    names = query.variations + query.excluded_variations
+    known = sorted({n for r in recipes for n in known_names(r)})
+    missing = next(
+        n for n in names if all(canonical(r, n) is None for r in recipes)
+    ) if any(all(canonical(r, n) is None for r in recipes) for n in names) else names[0]
+    close = difflib.get_close_matches(missing, known, n=1, cutoff=0.6)
+    label = recipes[0].alias if len(recipes) == 1 else ", ".join(r.alias for r in recipes)
+    return VariationError(
+        label,
+        f"no recipe matching {str(query)!r} has the variation _{missing}",
+        name=missing,
+        known=known,
+        suggestion=close[0] if close else None,
+    )
+
+
+def _separating(recipes: list[Recipe]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for recipe in recipes:
+        others = set().union(*(set(r.tags) for r in recipes if r is not recipe))
+        own = sorted(set(recipe.tags) - others, key=lambda t: (len(t), t))
+        if own:
+            out[recipe.alias] = own[0]
+    return out
+
+
+def _summary(recipe: Recipe) -> _Summary:
+    return (recipe.alias, recipe.uid, recipe.tags, recipe.priority, pickle.dumps(recipe, 5))
+
+
+def _package_modules(root: str, package: str) -> Iterator[tuple[str, str]]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(
+            d for d in dirnames if not d.startswith((".", "_")) and "-" not in d
+        )
+        rel = os.path.relpath(dirpath, root)
+        prefix = package if rel == "." else package + "." + rel.replace(os.sep, ".")
+        for name in sorted(filenames):
+            if not name.endswith(".py") or name.startswith("."):
+                continue
+            module = prefix if name == "__init__.py" else f"{prefix}.{name[:-3]}"
+            yield os.path.join(dirpath, name), module
+
+
+def source_text(fn: object) -> str:
+    """The source lines of a function, read from its file without ``inspect``."""
+    code = getattr(fn, "__code__", None)
+    if not isinstance(code, CodeType):
+        return ""
+    last = _last_line(code)
+    try:
+        with open(code.co_filename, encoding="utf-8", errors="replace") as fh:
+            lines = fh.readlines()
+    except OSError:
+        return code.co_code.hex() + repr(code.co_consts)
+    return "".join(lines[code.co_firstlineno - 1 : last])
+
+
+def _last_line(code: CodeType) -> int:
+    last = code.co_firstlineno
+    for _start, _end, line in code.co_lines():
+        if line is not None and line > last:
+            last = line
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            last = max(last, _last_line(const))
+    return last
+
+
+def _with_fingerprint(recipe: Recipe) -> Recipe:
+    if recipe.fingerprint:
+        return recipe
+    body = _model.BODIES.get(recipe.uid)
+    meta = replace(recipe, file="", line=0, fingerprint="")
+    digest = hashlib.sha256(repr(meta).encode())
+    digest.update(source_text(body).encode())
+    return replace(recipe, fingerprint=digest.hexdigest()[:32])

@@ -1,0 +1,264 @@
+"""Running commands for recipe bodies: no shell splicing, streamed, killable.
+
+Each command runs in its own process group, so cancelling a recipe (another
+one failed, or the user pressed Ctrl-C) kills everything it started. Output
+(stdout and stderr together) goes to a log file and, unless quiet, to the
+terminal's stderr, so that stdout stays clean for ``--json``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._errors import CmpyError, CommandFailed
+
+__all__ = ["Completed", "ProcessSet", "run_command", "describe_command"]
+
+_TAIL_LINES = 30
+_KEEP_OUTPUT = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """A finished command: its exit status and output (stdout and stderr together)."""
+
+    command: str
+    returncode: int
+    output: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+class ProcessSet:
+    """The processes a recipe has running, so that they can all be killed at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._procs: set[subprocess.Popen[bytes]] = set()
+        self.cancelled = False
+
+    def add(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            if self.cancelled:
+                _kill_group(proc)
+            self._procs.add(proc)
+
+    def discard(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._procs.discard(proc)
+
+    def kill_all(self) -> None:
+        """Kill every running process group and refuse new commands."""
+        with self._lock:
+            self.cancelled = True
+            procs = list(self._procs)
+        for proc in procs:
+            _kill_group(proc)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(proc.pid, signal.SIGTERM)
+        else:  # pragma: no cover - Windows
+            proc.terminate()
+        try:
+            proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            if hasattr(os, "killpg"):
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:  # pragma: no cover
+                proc.kill()
+            proc.wait()
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def describe_command(cmd: str | Sequence[str | os.PathLike[str]]) -> str:
+    """How a command is shown to a user (a list is quoted as a shell would need)."""
+    if isinstance(cmd, str):
+        return cmd
+    return shlex.join(os.fspath(c) for c in cmd)
+
+
+def _argv(cmd: str | Sequence[str | os.PathLike[str]]) -> list[str]:
+    if isinstance(cmd, str):
+        shell = shutil.which("bash") or "/bin/sh"
+        return [shell, "-c", cmd]
+    argv = [os.fspath(c) for c in cmd]
+    if not argv:
+        raise CmpyError("an empty command was given to ctx.sh")
+    return argv
+
+
+def run_command(
+    cmd: str | Sequence[str | os.PathLike[str]],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    log: Callable[[], Path] | None = None,
+    echo: Callable[[str], None] | None = None,
+    check: bool = True,
+    timeout: float | None = None,
+    input: str | bytes | None = None,
+    procs: ProcessSet | None = None,
+) -> Completed:
+    """Run a command (a list without a shell, a string under bash) and wait for it.
+
+    Raises:
+        CommandFailed: a non-zero exit status when ``check`` (with the output tail).
+        CmpyError: the program does not exist, or the run was cancelled.
+    """
+    shown = describe_command(cmd)
+    argv = _argv(cmd)
+    if procs is not None and procs.cancelled:
+        raise CmpyError(f"not starting {shown!r}: the run is being cancelled")
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    log_file = None
+    log_path = None
+    if log is not None:
+        log_path = log()
+        log_file = open(log_path, "ab")  # noqa: SIM115 - closed in the finally below
+        log_file.write(f"$ {shown}\n".encode())
+        log_file.flush()
+    try:
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                env=full_env,
+                cwd=cwd,
+                start_new_session=True,
+            )
+        except FileNotFoundError:
+            raise CmpyError(
+                f"cannot run {shown!r}: {argv[0]!r} was not found",
+                hint="install it, or check PATH",
+            ) from None
+        except PermissionError:
+            raise CmpyError(f"cannot run {shown!r}: {argv[0]!r} is not executable") from None
+        if procs is not None:
+            procs.add(proc)
+        timer = None
+        timed_out = threading.Event()
+        if timeout is not None:
+
+            def expire() -> None:
+                timed_out.set()
+                _kill_group(proc)
+
+            timer = threading.Timer(timeout, expire)
+            timer.daemon = True
+            timer.start()
+        try:
+            output = _pump(proc, input, log_file, echo)
+            returncode = proc.wait()
+        except BaseException:
+            _kill_group(proc)
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if procs is not None:
+                procs.discard(proc)
+    finally:
+        if log_file is not None:
+            log_file.close()
+    if procs is not None and procs.cancelled:
+        raise CmpyError(f"{shown!r} was stopped: the run was cancelled")
+    if timed_out.is_set():
+        raise CommandFailed(
+            shown, returncode, _tail(output) + f"\n(killed after {timeout:g} s)", _str(log_path)
+        )
+    if check and returncode != 0:
+        raise CommandFailed(shown, returncode, _tail(output), _str(log_path))
+    return Completed(shown, returncode, output)
+
+
+def _pump(
+    proc: subprocess.Popen[bytes],
+    input: str | bytes | None,
+    log_file: object,
+    echo: Callable[[str], None] | None,
+) -> str:
+    if input is not None:
+        assert proc.stdin is not None
+        data = input.encode() if isinstance(input, str) else input
+
+        def feed() -> None:
+            assert proc.stdin is not None
+            try:
+                proc.stdin.write(data)
+                proc.stdin.close()
+            except OSError:
+                pass
+
+        threading.Thread(target=feed, daemon=True).start()
+    assert proc.stdout is not None
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    kept: list[str] = []
+    size = 0
+    pending = ""
+    fd = proc.stdout.fileno()
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        if log_file is not None:
+            log_file.write(chunk)  # type: ignore[attr-defined]
+            log_file.flush()  # type: ignore[attr-defined]
+        text = decoder.decode(chunk)
+        if size < _KEEP_OUTPUT:
+            kept.append(text)
+            size += len(text)
+        if echo is not None:
+            pending += text
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                echo(line)
+    text = decoder.decode(b"", final=True)
+    kept.append(text)
+    if echo is not None and (pending + text):
+        echo(pending + text)
+    proc.stdout.close()
+    return "".join(kept)
+
+
+def _tail(output: str) -> str:
+    lines: deque[str] = deque(output.splitlines(), maxlen=_TAIL_LINES)
+    return "\n".join(lines)
+
+
+def _str(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
+
+
+def stderr_echo(prefix: str) -> Callable[[str], None]:
+    """An echo that writes each output line to stderr under a prefix."""
+    lock = threading.Lock()
+
+    def echo(line: str) -> None:
+        with lock:
+            sys.stderr.write(f"{prefix}{line.rstrip(chr(13))}\n")
+            sys.stderr.flush()
+
+    return echo
