@@ -182,11 +182,13 @@ class _Planner:
         seen = _filtered(env, exact, patterns)
         label = " ".join([recipe.alias] + ["_" + v for v in resolved.names])
         chain = chain + (label,)
-        pre_key = _digest(recipe.fingerprint, recipe.uid, resolved.names, spec, seen)
+        # the version specifier stays out of the base key, so that entries which
+        # differ only by it are one family (a cached 3.11 serves ">=3.8" and ">=3.10")
+        pre_key = _digest(recipe.fingerprint, recipe.uid, resolved.names, seen)
         below_adr: dict[str, dict[str, Any]] = {k: dict(v) for k, v in adr.items()}
         for name, override in resolved.adr.items():
             below_adr.setdefault(name, {}).update(override)
-        memo_key = (pre_key, tuple(sorted(env.items())), repr(sorted(below_adr.items())))
+        memo_key = (pre_key, spec, tuple(sorted(env.items())), repr(sorted(below_adr.items())))
         done = self.memo.get(memo_key)
         if done is not None:
             return done

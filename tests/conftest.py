@@ -1,0 +1,54 @@
+"""Shared fixtures: every test gets its own CMPY_HOME and a clean set of recipes."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from cmpy import _api, _model
+
+
+@pytest.fixture(autouse=True)
+def cmpy_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh CMPY_HOME per test, and no recipe defined by another test."""
+    home = tmp_path_factory.mktemp("cmpy-home")
+    monkeypatch.setenv("CMPY_HOME", str(home))
+    monkeypatch.delenv("CMPY_RECIPES_PATH", raising=False)
+    defined = {k: list(v) for k, v in _model.DEFINED.items()}
+    bodies = dict(_model.BODIES)
+    modules = set(sys.modules)
+    yield home
+    for runtime in _api._runtimes.values():
+        runtime[1].close()
+    _api._runtimes.clear()
+    _model.DEFINED.clear()
+    _model.DEFINED.update(defined)
+    _model.BODIES.clear()
+    _model.BODIES.update(bodies)
+    _model._generation[0] += 1
+    for name in set(sys.modules) - modules:
+        if name.startswith("cmpy_ext_"):
+            del sys.modules[name]
+
+
+@pytest.fixture
+def recipe_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str], Path]:
+    """Write recipe modules into a folder on CMPY_RECIPES_PATH: ``write(name, source)``."""
+    folder = tmp_path / "recipes"
+    folder.mkdir()
+    monkeypatch.setenv("CMPY_RECIPES_PATH", str(folder))
+
+    def write(name: str, source: str) -> Path:
+        path = folder / f"{name}.py"
+        path.write_text(textwrap.dedent(source))
+        # a rewrite within the same clock tick must still look changed
+        stat = path.stat()
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+        return path
+
+    return write

@@ -1,0 +1,279 @@
+"""The content-keyed cache: hits, keys, early cutoff, integrity, locks and kills."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from cmpy import Ctx, Dep, RecipeFailed, Result, Variation, run, script
+from cmpy._api import cache_entries, runtime
+
+COUNTER_RECIPES = """
+    import os
+    from pathlib import Path
+    from cmpy import Ctx, Dep, Result, Variation, script
+
+    def bump(name):
+        with open(os.environ["COUNT_DIR"] + "/" + name, "a") as fh:
+            fh.write("x")
+
+    @script(tags="counted thing", cache=True, inputs={"size": "SIZE"},
+            variations={"big": Variation(env={"BIG": "1"})})
+    def counted(ctx: Ctx) -> dict:
+        bump("counted")
+        (ctx.path / "artifact.txt").write_text(ctx.env.get("SIZE", "0"))
+        return {"ARTIFACT": str(ctx.path / "artifact.txt")}
+"""
+
+
+def count(folder: Path, name: str) -> int:
+    path = folder / name
+    return len(path.read_text()) if path.exists() else 0
+
+
+@pytest.fixture
+def counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "counts"
+    folder.mkdir()
+    monkeypatch.setenv("COUNT_DIR", str(folder))
+    return folder
+
+
+def test_second_run_is_a_hit_and_keys_follow_inputs(recipe_dir: Callable[[str, str], Path], counts: Path) -> None:
+    recipe_dir("counted", COUNTER_RECIPES)
+    first = run("counted thing", size=1, quiet=True)
+    second = run("counted thing", size=1, quiet=True)
+    assert not first.cached and second.cached
+    assert first.key == second.key and first.env == second.env
+    assert count(counts, "counted") == 1
+    assert Path(second["ARTIFACT"]).read_text() == "1"
+    other = run("counted thing", size=2, quiet=True)
+    assert other.key != first.key and not other.cached
+    big = run("counted thing _big", size=1, quiet=True)
+    assert big.key != first.key
+    assert count(counts, "counted") == 3
+    assert run("counted thing", size=1, refresh=True, quiet=True).cached is False
+    assert count(counts, "counted") == 4
+    # env the recipe does not read does not enter the key
+    assert run("counted thing", size=1, env={"UNRELATED": "x"}, quiet=True).cached
+
+
+def test_editing_the_recipe_invalidates_its_entries(recipe_dir: Callable[[str, str], Path], counts: Path) -> None:
+    path = recipe_dir("counted", COUNTER_RECIPES)
+    first = run("counted thing", quiet=True)
+    recipe_dir("counted", path.read_text().replace('ctx.env.get("SIZE", "0")', 'ctx.env.get("SIZE", "00")'))
+    second = run("counted thing", quiet=True)
+    assert second.key != first.key and not second.cached
+    assert Path(second["ARTIFACT"]).read_text() == "00"
+
+
+def test_vanished_artifact_is_a_miss(recipe_dir: Callable[[str, str], Path], counts: Path) -> None:
+    recipe_dir("counted", COUNTER_RECIPES)
+    first = run("counted thing", quiet=True)
+    Path(first["ARTIFACT"]).unlink()
+    second = run("counted thing", quiet=True)
+    assert not second.cached and Path(second["ARTIFACT"]).exists()
+    assert count(counts, "counted") == 2
+
+
+def test_early_cutoff_on_a_detector(tmp_path: Path) -> None:
+    """A detector that re-runs with the same output keeps the entry; a new output makes it stale."""
+    value = tmp_path / "detected"
+    value.write_text("3.11")
+    runs: list[str] = []
+
+    @script(tags="detect thing")
+    def detect_thing(ctx: Ctx) -> dict[str, str]:
+        runs.append("detect")
+        return {"THING_VERSION": value.read_text()}
+
+    @script(tags="build on thing", cache=True, deps=[Dep("detect thing")])
+    def build(ctx: Ctx) -> dict[str, str]:
+        runs.append("build")
+        return {"BUILT_FOR": ctx.env["THING_VERSION"]}
+
+    assert run("build on thing", quiet=True)["BUILT_FOR"] == "3.11"
+    again = run("build on thing", quiet=True)
+    assert again.cached and runs == ["detect", "build", "detect"]
+    value.write_text("3.12")
+    third = run("build on thing", quiet=True)
+    assert not third.cached and third["BUILT_FOR"] == "3.12"
+    assert runs[-2:] == ["detect", "build"]
+
+
+def test_uncached_recipe_runs_once_per_run() -> None:
+    calls: list[int] = []
+
+    @script(tags="shared detector")
+    def shared(ctx: Ctx) -> dict[str, str]:
+        calls.append(1)
+        return {"S": "1"}
+
+    for i in range(5):
+
+        @script(tags=f"user{i}", alias=f"user{i}", deps=[Dep("shared detector")])
+        def user(ctx: Ctx) -> dict[str, str]:
+            return {}
+
+    @script(tags="everything", deps=[Dep(f"user{i}") for i in range(5)])
+    def everything(ctx: Ctx) -> dict[str, str]:
+        return {}
+
+    run("everything", quiet=True)
+    assert len(calls) == 1
+    run("everything", quiet=True, jobs=1)
+    assert len(calls) == 2
+
+
+def test_failure_leaves_no_entry_and_no_folder(cmpy_home: Path) -> None:
+    @script(tags="half written", cache=True)
+    def half(ctx: Ctx) -> None:
+        (ctx.path / "partial.bin").write_bytes(b"x" * 100)
+        raise RuntimeError("died halfway")
+
+    with pytest.raises(RecipeFailed, match="died halfway"):
+        run("half written", quiet=True)
+    assert cache_entries("") == []
+    entries = cmpy_home / "entries"
+    assert not entries.exists() or not any(p for d in entries.iterdir() for p in d.iterdir())
+
+
+def test_cached_version_satisfying_a_new_request_is_reused() -> None:
+    runs: list[str] = []
+
+    @script(tags="versioned lib", cache=True)
+    def lib(ctx: Ctx) -> Result:
+        runs.append(ctx.version_spec)
+        return Result(env={"LIB": "1"}, version="3.11.4")
+
+    first = run("versioned lib", version_min="3.8", quiet=True)
+    second = run("versioned lib", version_min="3.10", quiet=True)
+    assert second.cached and second.version == "3.11.4"
+    assert runs == [">=3.8"]
+    assert first.key != second.key
+    with pytest.raises(Exception, match="3.11.4"):
+        run("versioned lib", version_min="3.12", quiet=True)
+
+
+def test_dynamic_dep_change_invalidates_the_parent(tmp_path: Path) -> None:
+    flag = tmp_path / "flag"
+    flag.write_text("a")
+    runs: list[str] = []
+
+    @script(tags="probe flag")
+    def probe(ctx: Ctx) -> dict[str, str]:
+        return {"FLAG": flag.read_text()}
+
+    @script(tags="uses probe", cache=True)
+    async def uses(ctx: Ctx) -> dict[str, str]:
+        runs.append("body")
+        got = await ctx.run("probe flag")
+        return {"SAW": got["FLAG"]}
+
+    assert run("uses probe", quiet=True)["SAW"] == "a"
+    assert run("uses probe", quiet=True).cached
+    flag.write_text("b")
+    third = run("uses probe", quiet=True)
+    assert not third.cached and third["SAW"] == "b"
+    assert runs == ["body", "body"]
+
+
+def test_cache_ls_rm_and_prune(recipe_dir: Callable[[str, str], Path], counts: Path, cmpy_home: Path) -> None:
+    recipe_dir("counted", COUNTER_RECIPES)
+    run("counted thing", quiet=True)
+    run("counted thing _big", quiet=True)
+    assert len(cache_entries("counted")) == 2
+    assert len(cache_entries("counted _big")) == 1
+    _, cache = runtime()
+    orphan = cache.entries_dir / "ab" / ("ab" * 16 + ".deadbeef")
+    orphan.mkdir(parents=True)
+    removed = cache.prune()
+    assert removed["folders"] == 1 and not orphan.exists()
+    for entry in cache_entries("_big"):
+        cache.remove(entry)
+    assert [e.variations for e in cache_entries("counted")] == [()]
+
+
+LOCK_RECIPES = """
+    import os, time
+    from cmpy import Ctx, script
+
+    @script(tags="slow shared", cache=True)
+    def slow_shared(ctx: Ctx) -> dict:
+        with open(os.environ["COUNT_DIR"] + "/slow", "a") as fh:
+            fh.write("x")
+        time.sleep(float(os.environ.get("SLOW_SECONDS", "0.5")))
+        return {"DONE": "yes"}
+"""
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "cmpy", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_processes_asking_for_the_same_entry_run_the_body_once(
+    recipe_dir: Callable[[str, str], Path], counts: Path
+) -> None:
+    recipe_dir("slow", LOCK_RECIPES)
+    procs = [_cli("run", "slow shared", "--json", "-q") for _ in range(4)]
+    outputs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], outputs
+    assert count(counts, "slow") == 1
+    import json
+
+    cached = [json.loads(out)["cached"] for out, _ in outputs]
+    assert sorted(cached) == [False, True, True, True]
+
+
+def test_a_killed_run_leaves_nothing_and_blocks_nothing(
+    recipe_dir: Callable[[str, str], Path], counts: Path, cmpy_home: Path
+) -> None:
+    recipe_dir("slow", LOCK_RECIPES)
+    proc = _cli("run", "slow shared", "-q", env={"SLOW_SECONDS": "30"})
+    deadline = time.time() + 30
+    while count(counts, "slow") == 0 and time.time() < deadline:
+        time.sleep(0.05)
+    assert count(counts, "slow") == 1
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=10)
+    assert cache_entries("") == []
+    started = time.time()
+    result = run("slow shared", quiet=True, env={}, jobs=1)
+    assert time.time() - started < 20 and not result.cached
+    assert count(counts, "slow") == 2
+    # the killed attempt's folder was swept when the key ran again
+    folders = [p for d in (cmpy_home / "entries").iterdir() for p in d.iterdir()]
+    assert [str(f) for f in folders] == [str(result.path)]
+
+
+def test_variation_keys_are_canonical() -> None:
+    @script(
+        tags="canon",
+        cache=True,
+        variations={
+            "a": Variation(group="g", default=True),
+            "b": Variation(group="g"),
+            "x": Variation(),
+            "y": Variation(),
+        },
+    )
+    def canon(ctx: Ctx) -> dict[str, str]:
+        return {}
+
+    r1 = run("canon _y _x", quiet=True)
+    r2 = run("canon _x _y _a", quiet=True)
+    assert r1.key == r2.key and r2.cached
+    assert r1.variations == ("a", "x", "y")
