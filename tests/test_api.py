@@ -227,7 +227,7 @@ def test_unknown_keyword_is_a_usage_error() -> None:
 
 
 def test_malformed_definitions_raise_at_decoration() -> None:
-    with pytest.raises(RecipeDefinitionError, match="'bad-base'.*base 'nope'"):
+    with pytest.raises(RecipeDefinitionError, match=r"'bad-base'.*base 'nope'"):
 
         @script(tags="x", alias="bad-base", variations={"a": Variation(base=["nope"])})
         def f1(ctx: Ctx) -> None: ...

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cmpy import Ctx, Dep, RecipeFailed, Result, Variation, run, script
+from cmpy import Ctx, Dep, RecipeFailed, Result, Variation, VersionConflict, run, script
 from cmpy._api import cache_entries, runtime
 
 COUNTER_RECIPES = """
@@ -158,7 +158,7 @@ def test_cached_version_satisfying_a_new_request_is_reused() -> None:
     assert second.cached and second.version == "3.11.4"
     assert runs == [">=3.8"]
     assert first.key != second.key
-    with pytest.raises(Exception, match="3.11.4"):
+    with pytest.raises(VersionConflict, match=r"3\.11\.4"):
         run("versioned lib", version_min="3.12", quiet=True)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from pathlib import Path
@@ -42,7 +43,7 @@ def _define_sleepers(n: int, seconds: float, log: list[tuple[str, float, float]]
 def _overlapping(log: list[tuple[str, float, float]]) -> bool:
     """Whether some two recorded intervals overlap."""
     spans = sorted((start, end) for _, start, end in log)
-    return any(b_start < a_end for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
+    return any(b_start < a_end for (_, a_end), (b_start, _) in itertools.pairwise(spans))
 
 
 @pytest.mark.parametrize("sync", [True, False], ids=["def-bodies", "async-bodies"])
