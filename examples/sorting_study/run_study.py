@@ -7,9 +7,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import study_recipes  # noqa: E402,F401  (defines the project's recipes)
+import study_recipes  # noqa: F401  (defines the project's recipes)
 
-from cmpy import run  # noqa: E402
+from cmpy import run
 
 
 def main() -> int:
