@@ -21,6 +21,9 @@ from ._result import Result
 __all__ = ["arun", "cache_entries", "find", "home_path", "prepare", "run", "runtime"]
 
 _runtimes: dict[tuple[str, str], tuple[Registry, Cache]] = {}
+# plans made in this process, by everything that determines them
+_plans: dict[tuple[object, ...], Plan] = {}
+_MAX_PLANS = 64
 
 
 def runtime() -> tuple[Registry, Cache]:
@@ -77,7 +80,23 @@ def prepare(
         version_min=version_min,
         version_max=version_max,
     )
-    the_plan = plan(registry, request)
+    signature = (
+        id(registry),
+        registry.version,
+        request.recipe.uid,
+        request.variations,
+        request.excluded_variations,
+        request.spec,
+        tuple(sorted(request.inputs.items())),
+        tuple(sorted(request.env.items())),
+        repr(sorted(request.adr.items())),
+    )
+    the_plan = _plans.get(signature)
+    if the_plan is None:
+        the_plan = plan(registry, request)
+        if len(_plans) >= _MAX_PLANS:
+            _plans.pop(next(iter(_plans)))
+        _plans[signature] = the_plan
     options = Options(
         quiet=quiet,
         verbose=verbose,

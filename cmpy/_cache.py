@@ -14,8 +14,6 @@ dies, so a killed run never blocks later ones.
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -50,6 +48,7 @@ class Entry:
     dynamic: tuple[tuple[Any, str], ...] = ()
     artifacts: tuple[str, ...] = ()
     input_env: dict[str, str] = field(default_factory=dict)
+    digest: str = ""
 
     def intact(self) -> bool:
         """Whether the folder and every recorded artifact are still there."""
@@ -192,7 +191,7 @@ class Cache:
     def new_folder(self, key: str) -> Path:
         """A fresh folder for an attempt at ``key`` (call with the key's lock held)."""
         self._sweep_attempts(key)
-        folder = self.entries_dir / key[:2] / f"{key}.{secrets.token_hex(4)}"
+        folder = self.entries_dir / key[:2] / f"{key}.{_token(4)}"
         folder.mkdir(parents=True)
         return folder
 
@@ -205,7 +204,7 @@ class Cache:
         keep = current.folder if current is not None else None
         for child in parent.iterdir():
             if child.name.startswith(key + ".") and str(child) != keep:
-                shutil.rmtree(child, ignore_errors=True)
+                _rmtree(child, ignore_errors=True)
 
     def commit(self, entry: Entry) -> None:
         """Make an entry visible (replacing an older one under the same key)."""
@@ -218,7 +217,7 @@ class Cache:
                 family.append(entry.key)
                 index.set(_BASE + entry.base_key, tuple(family))
         if old is not None and old.folder != entry.folder:
-            shutil.rmtree(old.folder, ignore_errors=True)
+            _rmtree(old.folder, ignore_errors=True)
 
     def remove(self, entry: Entry) -> None:
         """Delete an entry: its record first, then its folder."""
@@ -230,7 +229,7 @@ class Cache:
                 index.set(_BASE + entry.base_key, tuple(family))
             else:
                 index.delete(_BASE + entry.base_key)
-        shutil.rmtree(entry.folder, ignore_errors=True)
+        _rmtree(entry.folder, ignore_errors=True)
 
     def prune(self, *, run_age: float = 7 * 86400) -> dict[str, int]:
         """Drop broken entries, unreferenced folders and old run folders.
@@ -254,7 +253,7 @@ class Cache:
                     key = child.name.partition(".")[0]
                     if self.lock(key).held_elsewhere():
                         continue
-                    shutil.rmtree(child, ignore_errors=True)
+                    _rmtree(child, ignore_errors=True)
                     removed["folders"] += 1
         now = time.time()
         if self.runs_dir.is_dir():
@@ -264,13 +263,23 @@ class Cache:
                 except OSError:
                     continue
                 if old:
-                    shutil.rmtree(child, ignore_errors=True)
+                    _rmtree(child, ignore_errors=True)
                     removed["runs"] += 1
         return removed
 
     def run_folder(self, alias: str) -> Path:
         """A new folder for one run of an uncached recipe."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        folder = self.runs_dir / f"{stamp}-{alias}-{os.getpid()}-{secrets.token_hex(2)}"
+        folder = self.runs_dir / f"{stamp}-{alias}-{os.getpid()}-{_token(2)}"
         folder.mkdir(parents=True)
         return folder
+
+
+def _rmtree(path: str | Path, ignore_errors: bool = True) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=ignore_errors)
+
+
+def _token(nbytes: int) -> str:
+    return os.urandom(nbytes).hex()

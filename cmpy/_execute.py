@@ -200,6 +200,8 @@ class Executor:
 
     def _from_entry(self, node: Node, entry: Entry, deps: Sequence[Result | None]) -> Result:
         self.reporter.cached(node.label, entry.env)
+        if entry.digest:
+            self.digests[node.key] = entry.digest
         return Result(
             env=dict(entry.env),
             state=dict(entry.state),
@@ -305,6 +307,7 @@ class Executor:
             key=node.key,
         )
         if recipe.cache and folder is not None:
+            digest = self._digest(node.key, result)
             self.cache.commit(
                 Entry(
                     key=node.key,
@@ -324,6 +327,7 @@ class Executor:
                     dynamic=tuple((rec, f"{key}:{digest}") for rec, key, digest in dynamic.records),
                     artifacts=_artifacts(exported),
                     input_env=dict(node.env),
+                    digest=digest,
                 )
             )
         self.reporter.done(node.label, duration, exported)

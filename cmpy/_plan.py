@@ -9,7 +9,6 @@ cache lookup is possible before anything runs.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -119,11 +118,15 @@ def reads(recipe: Recipe, deps: tuple[Dep, ...]) -> tuple[set[str], tuple[str, .
 
 
 def _filtered(env: Mapping[str, str], exact: set[str], patterns: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for key in sorted(env):
-        if key in exact or any(fnmatch.fnmatchcase(key, p) for p in patterns):
-            out[key] = env[key]
-    return out
+    if not patterns:
+        return {key: env[key] for key in sorted(env) if key in exact}
+    import fnmatch
+
+    return {
+        key: env[key]
+        for key in sorted(env)
+        if key in exact or any(fnmatch.fnmatchcase(key, p) for p in patterns)
+    }
 
 
 def map_inputs(recipe: Recipe, inputs: Mapping[str, str], *, who: str) -> dict[str, str]:
@@ -159,6 +162,8 @@ class _Planner:
         self.nodes: dict[str, Node] = {}
         self.memo: dict[tuple[object, ...], str] = {}
         self.stack: list[tuple[str, str]] = []
+        self.on_stack: set[str] = set()
+        self.reads: dict[tuple[str, tuple[str, ...]], tuple[set[str], tuple[str, ...]]] = {}
 
     def node(
         self,
@@ -167,10 +172,18 @@ class _Planner:
         excluded: tuple[str, ...],
         spec: str,
         inherited: Mapping[str, str],
+        inherited_sig: tuple[tuple[str, str], ...],
         passed: Mapping[str, str],
         adr: Mapping[str, Mapping[str, Any]],
+        adr_sig: str,
         chain: tuple[str, ...],
     ) -> str:
+        # a request seen before (same recipe, variations, constraint, env and
+        # overrides) is the same node: planning is deterministic
+        early = (recipe.uid, requested, excluded, spec, inherited_sig, tuple(sorted(passed.items())), adr_sig)
+        done = self.memo.get(early)
+        if done is not None:
+            return done
         resolved = resolve(recipe, requested, excluded)
         env: dict[str, str] = dict(recipe.env)
         env.update(inherited)
@@ -178,8 +191,11 @@ class _Planner:
         env.update(passed)
         env.update(self.caller_env)
         all_deps = recipe.deps + resolved.deps
-        exact, patterns = reads(recipe, all_deps + recipe.post_deps)
-        seen = _filtered(env, exact, patterns)
+        read_key = (recipe.uid, resolved.names)
+        read = self.reads.get(read_key)
+        if read is None:
+            read = self.reads[read_key] = reads(recipe, all_deps + recipe.post_deps)
+        seen = _filtered(env, *read)
         label = " ".join([recipe.alias] + ["_" + v for v in resolved.names])
         chain = chain + (label,)
         # the version specifier stays out of the base key, so that entries which
@@ -188,21 +204,21 @@ class _Planner:
         below_adr: dict[str, dict[str, Any]] = {k: dict(v) for k, v in adr.items()}
         for name, override in resolved.adr.items():
             below_adr.setdefault(name, {}).update(override)
-        memo_key = (pre_key, spec, tuple(sorted(env.items())), repr(sorted(below_adr.items())))
-        done = self.memo.get(memo_key)
-        if done is not None:
-            return done
-        if any(pk == pre_key for pk, _ in self.stack):
+        below_sig = repr(sorted(below_adr.items())) if below_adr else ""
+        if pre_key in self.on_stack:
             start = next(i for i, (pk, _) in enumerate(self.stack) if pk == pre_key)
             raise DependencyCycle([lbl for _, lbl in self.stack[start:]] + [label])
         if len(self.stack) >= _MAX_DEPTH:
             raise DependencyCycle([lbl for _, lbl in self.stack[-5:]] + [label, "..."])
         self.stack.append((pre_key, label))
+        self.on_stack.add(pre_key)
+        env_sig = tuple(sorted(env.items()))
         try:
-            deps, names, optional = self._deps(all_deps, env, below_adr, chain)
-            post, _, _ = self._deps(recipe.post_deps, env, below_adr, chain)
+            deps, names, optional = self._deps(all_deps, env, env_sig, below_adr, below_sig, chain)
+            post, _, _ = self._deps(recipe.post_deps, env, env_sig, below_adr, below_sig, chain)
         finally:
             self.stack.pop()
+            self.on_stack.discard(pre_key)
         base_key = _digest(pre_key, deps)
         key = _digest(base_key, spec) if spec else base_key
         if key not in self.nodes:
@@ -219,14 +235,16 @@ class _Planner:
                 post_deps=post,
                 chain=chain,
             )
-        self.memo[memo_key] = key
+        self.memo[early] = key
         return key
 
     def _deps(
         self,
         deps: tuple[Dep, ...],
         env: dict[str, str],
+        env_sig: tuple[tuple[str, str], ...],
         adr: dict[str, dict[str, Any]],
+        adr_sig: str,
         chain: tuple[str, ...],
     ) -> tuple[tuple[str, ...], tuple[str | None, ...], tuple[bool, ...]]:
         keys: list[str] = []
@@ -237,11 +255,11 @@ class _Planner:
                 continue
             if dep.skip_env and condition_holds(env, dep.skip_env):
                 continue
-            query, spec, passed_env, inputs = _override(dep, adr, self.caller_adr, chain)
+            query, spec, passed, inputs = _override(dep, adr, self.caller_adr, chain)
             try:
                 child = self.registry.select(query)
-                passed = dict(passed_env)
-                passed.update(map_inputs(child, inputs, who=f"the dep {str(query)!r}"))
+                if inputs:
+                    passed.update(map_inputs(child, inputs, who=f"the dep {str(query)!r}"))
             except CmpyError as exc:
                 if dep.optional and isinstance(exc, RecipeNotFound):
                     continue
@@ -252,8 +270,10 @@ class _Planner:
                 query.excluded_variations,
                 spec,
                 env,
+                env_sig,
                 passed,
                 adr,
+                adr_sig,
                 chain,
             )
             if key not in keys:
@@ -314,8 +334,10 @@ def plan(registry: Selector, request: Request, *, chain: tuple[str, ...] = ()) -
         request.excluded_variations,
         request.spec,
         request.inherited,
+        tuple(sorted(request.inherited.items())),
         passed,
         {},
+        "",
         chain,
     )
     return Plan(root, planner.nodes)

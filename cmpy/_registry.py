@@ -12,11 +12,7 @@ imports only the modules whose recipes it must actually run.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
-import importlib
-import importlib.machinery
-import importlib.util
 import marshal
 import os
 import pickle
@@ -88,50 +84,79 @@ class Registry:
         self._loaded_files: dict[str, tuple[int, int]] = {}
         self._dynamic_seen = -1
         self._scanned = False
+        self._eps: list[tuple[str, str, list[str]]] = []
+        self._signature: list[tuple[str, int]] = []
+        self._stats: dict[str, tuple[int, int]] = {}
+        self._selected: dict[Query, Recipe] = {}
+        # moves whenever the set of recipes may have changed (plans made before are stale)
+        self.version = 0
 
     # -- discovery -------------------------------------------------------
 
     def refresh(self) -> None:
-        """Bring the registry up to date with the recipe modules on disk."""
+        """Bring the registry up to date with the recipe modules on disk.
+
+        Cheap when nothing changed: a stat of each recipe module and of the
+        site-packages folders (where entry points are declared).
+        """
+        signature = _site_signature()
+        if self._scanned and signature == self._signature:
+            sources = self._discover(self._eps)
+            if _stats(sources) == self._stats:
+                self._ensure()
+                return
         index = self._read_index()
-        eps = self._entry_points(index)
+        if index is not None and index.get("sys_path") == signature:
+            eps = index["entry_points"]
+        else:
+            eps = self._find_entry_points()
         sources = self._discover(eps)
+        stats = _stats(sources)
         old_modules: dict[str, _ModuleRecord] = index.get("modules", {}) if index else {}
         modules: dict[str, _ModuleRecord] = {}
-        changed = eps is not (index or {}).get("entry_points")
+        changed = index is None or eps != index.get("entry_points")
         for path, source in sources.items():
-            try:
-                st = os.stat(path)
-            except OSError:
+            stat = stats.get(path)
+            if stat is None:
                 continue
             old = old_modules.get(path)
-            if old is not None and old[0] == st.st_mtime_ns and old[1] == st.st_size:
+            if old is not None and (old[0], old[1]) == stat:
                 modules[path] = old
                 continue
             changed = True
             recipes = self._import(source, reload=True)
-            modules[path] = (st.st_mtime_ns, st.st_size, source.module, [_summary(r) for r in recipes])
+            modules[path] = (stat[0], stat[1], source.module, [_summary(r) for r in recipes])
         if set(modules) != set(old_modules):
             changed = True
         self._sources = {s.path: s for s in sources.values()}
         self._modules = modules
+        self._eps = eps
+        self._signature = signature
+        self._stats = stats
         if changed:
-            self._write_index({"entry_points": eps, "modules": modules})
+            self._write_index(
+                {"entry_points": eps, "modules": modules, "sys_path": signature}
+            )
         self._rebuild()
         self._scanned = True
 
     def _rebuild(self) -> None:
+        old = self._entries
         entries: dict[str, _Entry] = {}
         for _mtime, _size, module, summaries in self._modules.values():
             for alias, uid, tags, priority, blob in summaries:
-                entries[uid] = _Entry(alias, uid, tags, priority, module, blob)
+                known = old.get(uid)
+                if known is not None and known.blob is blob:
+                    entries[uid] = known  # keeps the recipe already unpickled
+                else:
+                    entries[uid] = _Entry(alias, uid, tags, priority, module, blob)
         known_modules = {s.module for s in self._sources.values()}
         for module, recipes in list(_model.DEFINED.items()):
             if module in known_modules:
                 continue
-            for recipe in recipes:
+            for i, recipe in enumerate(recipes):
                 if not recipe.fingerprint:
-                    recipe = _with_fingerprint(recipe)
+                    recipe = recipes[i] = _with_fingerprint(recipe)
                 entries[recipe.uid] = _Entry(
                     recipe.alias, recipe.uid, recipe.tags, recipe.priority, module, None, recipe
                 )
@@ -144,7 +169,9 @@ class Registry:
             by_alias.setdefault(entry.alias, set()).add(entry.uid)
         self._by_tag = by_tag
         self._by_alias = by_alias
+        self._selected: dict[Query, Recipe] = {}
         self._dynamic_seen = _model.generation()
+        self.version += 1
 
     def _ensure(self) -> None:
         if not self._scanned:
@@ -183,22 +210,9 @@ class Registry:
                     sources[path] = _Source(f"cmpy_ext_{tag}.{name[:-3]}", path, True)
         return sources
 
-    def _entry_points(self, index: dict[str, Any] | None) -> list[tuple[str, str, list[str]]]:
-        """Packages under the ``cmpy.recipes`` group, cached by sys.path's mtimes."""
-        # entry points live in the dist-info folders of site-packages: a package
-        # installed or removed there changes that folder's mtime
-        signature = []
-        for entry in sys.path:
-            if os.path.basename(entry) not in ("site-packages", "dist-packages"):
-                continue
-            try:
-                signature.append((entry, os.stat(entry).st_mtime_ns))
-            except OSError:
-                continue
-        cached = (index or {}).get("entry_points")
-        if (index or {}).get("sys_path") == signature and isinstance(cached, list):
-            self._sys_path_signature = signature
-            return cached
+    def _find_entry_points(self) -> list[tuple[str, str, list[str]]]:
+        """Packages under the ``cmpy.recipes`` group, and the files they live in."""
+        import importlib.util
         from importlib.metadata import entry_points
 
         found: list[tuple[str, str, list[str]]] = []
@@ -217,7 +231,6 @@ class Registry:
             else:
                 continue
             found.append((ep.name, ep.value, roots))
-        self._sys_path_signature = signature
         return found
 
     def _read_index(self) -> dict[str, Any] | None:
@@ -237,7 +250,6 @@ class Registry:
             return
         content = dict(content)
         content["format"] = (_INDEX_FORMAT, sys.version)
-        content["sys_path"] = getattr(self, "_sys_path_signature", [])
         target = self._index_dir / _INDEX_NAME
         tmp = target.with_name(f".{_INDEX_NAME}.{os.getpid()}.tmp")
         try:
@@ -248,6 +260,10 @@ class Registry:
 
     def _import(self, source: _Source, *, reload: bool) -> list[Recipe]:
         """Import (or re-import) a module and return the recipes it defines."""
+        import importlib
+        import importlib.machinery
+        import importlib.util
+
         module_name = source.module
         _model.DEFINED.pop(module_name, None)
         try:
@@ -325,6 +341,8 @@ class Registry:
         uids: set[str] | None = None
         for tag in query.tags:
             if has_glob(tag):
+                import fnmatch
+
                 hit = {
                     e.uid
                     for e in self._entries.values()
@@ -350,8 +368,13 @@ class Registry:
             VariationError: recipes match the tags but none has a requested variation.
             AmbiguousQuery: several match and none has a higher priority.
         """
+        self._ensure()
+        hit = self._selected.get(query)
+        if hit is not None:
+            return hit
         found = self.matches(query)
         if len(found) == 1:
+            self._selected[query] = found[0]
             return found[0]
         text = str(query)
         if not found:
@@ -362,6 +385,7 @@ class Registry:
         top = max(r.priority for r in found)
         best = [r for r in found if r.priority == top]
         if len(best) == 1:
+            self._selected[query] = best[0]
             return best[0]
         raise AmbiguousQuery(text, [r.alias for r in best], _separating(best))
 
@@ -406,6 +430,33 @@ class Registry:
 
     def __iter__(self) -> Iterator[Recipe]:
         return iter(self.all())
+
+
+def _site_signature() -> list[tuple[str, int]]:
+    """The mtimes of the site-packages folders on sys.path.
+
+    Entry points are declared in the dist-info folders there: installing or
+    removing a package changes its site-packages folder's mtime.
+    """
+    signature = []
+    for entry in sys.path:
+        if os.path.basename(entry) in ("site-packages", "dist-packages"):
+            try:
+                signature.append((entry, os.stat(entry).st_mtime_ns))
+            except OSError:
+                continue
+    return signature
+
+
+def _stats(sources: dict[str, _Source]) -> dict[str, tuple[int, int]]:
+    out = {}
+    for path in sources:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        out[path] = (st.st_mtime_ns, st.st_size)
+    return out
 
 
 def _knows_all(recipe: Recipe, query: Query) -> bool:

@@ -8,20 +8,18 @@ terminal's stderr, so that stdout stays clean for ``--json``.
 
 from __future__ import annotations
 
-import codecs
 import os
-import shlex
-import shutil
-import signal
-import subprocess
 import sys
 import threading
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._errors import CmpyError, CommandFailed
+
+if TYPE_CHECKING:
+    import subprocess
+    from pathlib import Path
 
 __all__ = ["Completed", "ProcessSet", "run_command", "describe_command"]
 
@@ -70,6 +68,9 @@ class ProcessSet:
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    import signal
+    import subprocess
+
     if proc.poll() is not None:
         return
     try:
@@ -93,11 +94,15 @@ def describe_command(cmd: str | Sequence[str | os.PathLike[str]]) -> str:
     """How a command is shown to a user (a list is quoted as a shell would need)."""
     if isinstance(cmd, str):
         return cmd
+    import shlex
+
     return shlex.join(os.fspath(c) for c in cmd)
 
 
 def _argv(cmd: str | Sequence[str | os.PathLike[str]]) -> list[str]:
     if isinstance(cmd, str):
+        import shutil
+
         shell = shutil.which("bash") or "/bin/sh"
         return [shell, "-c", cmd]
     argv = [os.fspath(c) for c in cmd]
@@ -124,6 +129,8 @@ def run_command(
         CommandFailed: a non-zero exit status when ``check`` (with the output tail).
         CmpyError: the program does not exist, or the run was cancelled.
     """
+    import subprocess
+
     shown = describe_command(cmd)
     argv = _argv(cmd)
     if procs is not None and procs.cancelled:
@@ -213,6 +220,8 @@ def _pump(
                 pass
 
         threading.Thread(target=feed, daemon=True).start()
+    import codecs
+
     assert proc.stdout is not None
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     kept: list[str] = []
@@ -244,6 +253,8 @@ def _pump(
 
 
 def _tail(output: str) -> str:
+    from collections import deque
+
     lines: deque[str] = deque(output.splitlines(), maxlen=_TAIL_LINES)
     return "\n".join(lines)
 
