@@ -49,7 +49,7 @@ def write_recipes(folder: Path, count: int, per_module: int = 100) -> None:
         for i in range(m, min(m + per_module, count)):
             lines += [
                 f"@script(tags='gen recipe r{i} family{i % 37}', alias='gen-r{i}',",
-                f"        variations={{'a': Variation(group='g', default=True), 'b': Variation(group='g')}})",
+                "        variations={'a': Variation(group='g', default=True), 'b': Variation(group='g')})",
                 f"def gen_r{i}(ctx):",
                 f"    return {{'R{i}': '1'}}",
                 "",

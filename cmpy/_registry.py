@@ -169,7 +169,7 @@ class Registry:
             by_alias.setdefault(entry.alias, set()).add(entry.uid)
         self._by_tag = by_tag
         self._by_alias = by_alias
-        self._selected: dict[Query, Recipe] = {}
+        self._selected = {}
         self._dynamic_seen = _model.generation()
         self.version += 1
 
