@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
 
 from ._cache import Cache
 from ._errors import UsageError
@@ -17,6 +15,11 @@ from ._query import Query, parse_query
 from ._registry import Registry
 from ._request import make_request
 from ._result import Result
+
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
 __all__ = ["arun", "cache_entries", "find", "home_path", "prepare", "run", "runtime"]
 
@@ -239,4 +242,6 @@ def cache_entries(query: str | Query = "") -> list[Any]:
 
 def home_path() -> Path:
     """The cmpy home in use."""
-    return home()
+    from pathlib import Path
+
+    return Path(home())

@@ -18,11 +18,11 @@ import io
 import os
 import stat
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import IO, Any, Literal
 
 from ._errors import ArchiveError, UsageError
+from ._record import Record
 
 __all__ = ["KNOWN_FORMATS", "archive_format", "extract", "list_members"]
 
@@ -395,8 +395,7 @@ def _tar_mode(fmt: str) -> Literal["r:", "r:gz", "r:bz2", "r:xz"]:
 # zip
 
 
-@dataclass(frozen=True, slots=True)
-class _ZipItem:
+class _ZipItem(Record):
     info: Any
     kind: str  # "dir", "file" or "symlink"
     where: tuple[str, ...]

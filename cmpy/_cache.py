@@ -17,18 +17,22 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+
+from ._record import Record, field
+
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["Cache", "Entry", "KeyLock"]
 
 _BASE = "base:"
 _ENTRY = "entry:"
+# the layout of Entry records: a new layout gets a new index, never misreads an old one
+_FORMAT = 1
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(Record):
     """A cached result and what it was made from."""
 
     key: str
@@ -67,7 +71,7 @@ class Entry:
 class KeyLock:
     """An inter-process lock for one cache key (``flock``; dropped when a process dies)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: str) -> None:
         self.path = path
         self._fd: int | None = None
 
@@ -105,7 +109,7 @@ class KeyLock:
 
     def held_elsewhere(self) -> bool:
         """Whether another process holds this lock right now."""
-        if not self.path.exists():
+        if not os.path.exists(self.path):
             return False
         if self.try_acquire():
             self.release()
@@ -135,11 +139,11 @@ else:  # pragma: no cover - Windows
 class Cache:
     """The cache under one cmpy home folder."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: str) -> None:
         self.home = home
-        self.entries_dir = home / "entries"
-        self.locks_dir = home / "locks"
-        self.runs_dir = home / "runs"
+        self.entries_dir = os.path.join(home, "entries")
+        self.locks_dir = os.path.join(home, "locks")
+        self.runs_dir = os.path.join(home, "runs")
         self._index: Any = None
 
     @property
@@ -149,7 +153,7 @@ class Cache:
             import diskcache
 
             self._index = diskcache.Cache(
-                str(self.home / "index"), eviction_policy="none", statistics=False
+                os.path.join(self.home, f"index-{_FORMAT}"), eviction_policy="none", statistics=False
             )
         return self._index
 
@@ -185,26 +189,26 @@ class Cache:
     # -- writing ---------------------------------------------------------
 
     def lock(self, key: str) -> KeyLock:
-        self.locks_dir.mkdir(parents=True, exist_ok=True)
-        return KeyLock(self.locks_dir / f"{key}.lock")
+        os.makedirs(self.locks_dir, exist_ok=True)
+        return KeyLock(os.path.join(self.locks_dir, f"{key}.lock"))
 
-    def new_folder(self, key: str) -> Path:
+    def new_folder(self, key: str) -> str:
         """A fresh folder for an attempt at ``key`` (call with the key's lock held)."""
         self._sweep_attempts(key)
-        folder = self.entries_dir / key[:2] / f"{key}.{_token(4)}"
-        folder.mkdir(parents=True)
+        folder = os.path.join(self.entries_dir, key[:2], f"{key}.{_token(4)}")
+        os.makedirs(folder)
         return folder
 
     def _sweep_attempts(self, key: str) -> None:
         """Remove folders of earlier attempts at ``key`` that no record points to."""
-        parent = self.entries_dir / key[:2]
-        if not parent.is_dir():
+        parent = os.path.join(self.entries_dir, key[:2])
+        if not os.path.isdir(parent):
             return
         current = self.get(key)
         keep = current.folder if current is not None else None
-        for child in parent.iterdir():
-            if child.name.startswith(key + ".") and str(child) != keep:
-                _rmtree(child, ignore_errors=True)
+        for child in os.scandir(parent):
+            if child.name.startswith(key + ".") and child.path != keep:
+                _rmtree(child.path)
 
     def commit(self, entry: Entry) -> None:
         """Make an entry visible (replacing an older one under the same key)."""
@@ -217,7 +221,7 @@ class Cache:
                 family.append(entry.key)
                 index.set(_BASE + entry.base_key, tuple(family))
         if old is not None and old.folder != entry.folder:
-            _rmtree(old.folder, ignore_errors=True)
+            _rmtree(old.folder)
 
     def remove(self, entry: Entry) -> None:
         """Delete an entry: its record first, then its folder."""
@@ -229,7 +233,7 @@ class Cache:
                 index.set(_BASE + entry.base_key, tuple(family))
             else:
                 index.delete(_BASE + entry.base_key)
-        _rmtree(entry.folder, ignore_errors=True)
+        _rmtree(entry.folder)
 
     def prune(self, *, run_age: float = 7 * 86400) -> dict[str, int]:
         """Drop broken entries, unreferenced folders and old run folders.
@@ -245,40 +249,40 @@ class Cache:
             else:
                 self.remove(entry)
                 removed["entries"] += 1
-        if self.entries_dir.is_dir():
-            for parent in self.entries_dir.iterdir():
-                for child in parent.iterdir() if parent.is_dir() else ():
-                    if str(child.absolute()) in referenced:
+        if os.path.isdir(self.entries_dir):
+            for parent in os.scandir(self.entries_dir):
+                for child in os.scandir(parent.path) if parent.is_dir() else ():
+                    if os.path.abspath(child.path) in referenced:
                         continue
                     key = child.name.partition(".")[0]
                     if self.lock(key).held_elsewhere():
                         continue
-                    _rmtree(child, ignore_errors=True)
+                    _rmtree(child.path)
                     removed["folders"] += 1
         now = time.time()
-        if self.runs_dir.is_dir():
-            for child in self.runs_dir.iterdir():
+        if os.path.isdir(self.runs_dir):
+            for child in os.scandir(self.runs_dir):
                 try:
                     old = now - child.stat().st_mtime > run_age
                 except OSError:
                     continue
                 if old:
-                    _rmtree(child, ignore_errors=True)
+                    _rmtree(child.path)
                     removed["runs"] += 1
         return removed
 
-    def run_folder(self, alias: str) -> Path:
+    def run_folder(self, alias: str) -> str:
         """A new folder for one run of an uncached recipe."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        folder = self.runs_dir / f"{stamp}-{alias}-{os.getpid()}-{_token(2)}"
-        folder.mkdir(parents=True)
+        folder = os.path.join(self.runs_dir, f"{stamp}-{alias}-{os.getpid()}-{_token(2)}")
+        os.makedirs(folder)
         return folder
 
 
-def _rmtree(path: str | Path, ignore_errors: bool = True) -> None:
+def _rmtree(path: str) -> None:
     import shutil
 
-    shutil.rmtree(path, ignore_errors=ignore_errors)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _token(nbytes: int) -> str:

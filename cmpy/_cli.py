@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from ._errors import (
     AmbiguousQuery,
@@ -19,6 +18,10 @@ from ._errors import (
     UsageError,
     VariationError,
 )
+
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["main"]
 
@@ -203,8 +206,8 @@ def cmd_run(args: _Args) -> int:
     how = "cached" if result.cached else f"ran in {result.duration:.3f} s"
     head = " ".join([result.recipe] + ["_" + v for v in result.variations])
     _out(f"{head}: {how}" + (f", version {result.version}" if result.version else ""))
-    if result.path:
-        _out(f"  path: {result.path}")
+    if result.folder:
+        _out(f"  path: {result.folder}")
     for key in sorted(result.env):
         _out(f"  {key}={result.env[key]}")
     return 0
@@ -218,7 +221,7 @@ def _print_tree(result: Any) -> None:
         status = res.state.get("plan", "")
         again = res.key in seen
         branch = "" if top else ("└── " if last else "├── ")
-        where = f"  {res.path}" if res.path and not again else ""
+        where = f"  {res.folder}" if res.folder and not again else ""
         _out(f"{prefix}{branch}{label}  [{status}{', see above' if again else ''}]{where}")
         if again:
             return

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from ._shell import Completed, ProcessSet, run_command, stderr_echo
 
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
 if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
     from ._result import Result
 
 __all__ = ["Ctx"]
@@ -62,8 +64,8 @@ class Ctx:
         version_spec: str,
         deps: dict[str, Result],
         quiet: bool,
-        path: Path | None,
-        make_path: Callable[[], Path],
+        path: str | None,
+        make_path: Callable[[], str],
         request: Callable[..., Awaitable[Result]],
         request_sync: Callable[..., Result],
     ) -> None:
@@ -86,6 +88,13 @@ class Ctx:
     @property
     def path(self) -> Path:
         """The result's own folder: the cache entry's for cached recipes, a run folder otherwise."""
+        from pathlib import Path
+
+        return Path(self.folder)
+
+    @property
+    def folder(self) -> str:
+        """:attr:`path` as a string (made on first use for uncached recipes)."""
         if self._path is None:
             self._path = self._make_path()
         return self._path
@@ -96,7 +105,7 @@ class Ctx:
             sys.stderr.write(f"  [{self.recipe}] {message}\n")
             sys.stderr.flush()
         if self._path is not None:
-            with open(self._path / self._log_name, "a", encoding="utf-8") as fh:
+            with open(os.path.join(self._path, self._log_name), "a", encoding="utf-8") as fh:
                 fh.write(message + "\n")
 
     def _sh_args(self, env: Mapping[str, Any] | None, quiet: bool | None) -> dict[str, Any]:
@@ -106,7 +115,7 @@ class Ctx:
         silent = self.quiet if quiet is None else quiet
         return {
             "env": merged,
-            "log": lambda: self.path / self._log_name,
+            "log": lambda: os.path.join(self.folder, self._log_name),
             "echo": None if silent else stderr_echo(f"  [{self.recipe}] "),
             "procs": self._procs,
         }

@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._errors import ToolNotFound, UsageError, VersionConflict
+from ._record import Record
 
 if TYPE_CHECKING:
     import subprocess
@@ -32,8 +32,7 @@ __all__ = [
 _MAX_PROBES = 8
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(Record):
     """One executable found, with the version it reported (``None`` if it said none)."""
 
     path: Path

@@ -36,11 +36,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol
 
 from ._errors import ChecksumMismatch, DownloadError, UsageError
+from ._record import Record
 
 if TYPE_CHECKING:
     from email.message import Message
@@ -81,8 +81,7 @@ class _Hasher(Protocol):
     def hexdigest(self) -> str: ...
 
 
-@dataclass(frozen=True, slots=True)
-class DownloadResult:
+class DownloadResult(Record):
     """What :func:`download` produced.
 
     ``url`` is the source that served the file (a mirror or the original),
@@ -236,8 +235,7 @@ def apply_url_overrides(url: str, env: Mapping[str, str]) -> list[str]:
 # one download job
 
 
-@dataclass(frozen=True, slots=True)
-class _Job:
+class _Job(Record):
     target: Path
     part: Path
     expected: dict[str, str]
@@ -251,8 +249,7 @@ class _Job:
     headers: dict[str, str]
 
 
-@dataclass(slots=True)
-class _Got:
+class _Got(Record, frozen=False):
     size: int
     hashes: dict[str, _Hasher]
     resumed: bool

@@ -19,9 +19,6 @@ import itertools
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from ._cache import Cache, Entry
 from ._ctx import Ctx
@@ -35,12 +32,16 @@ from ._errors import (
 )
 from ._model import env_value
 from ._plan import Node, Plan, plan
+from ._record import Record, field
 from ._registry import Registry
 from ._report import Reporter
 from ._request import make_request
 from ._result import Result, export_digest
 
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
 if TYPE_CHECKING:
+    from typing import Any
+
     import anyio
 
 __all__ = ["Executor", "Options"]
@@ -48,8 +49,7 @@ __all__ = ["Executor", "Options"]
 _MISSING = "missing"
 
 
-@dataclass(frozen=True, slots=True)
-class Options:
+class Options(Record):
     """How a run behaves, as the caller asked."""
 
     quiet: bool = False
@@ -64,8 +64,7 @@ class _DepFailed(Exception):
     """A dep this node waited for failed elsewhere (the real error is reported there)."""
 
 
-@dataclass(slots=True)
-class _Dynamic:
+class _Dynamic(Record, frozen=False):
     """The deps a body asked for with ``ctx.run`` while it ran."""
 
     records: list[tuple[Any, str, str]] = field(default_factory=list)
@@ -206,7 +205,7 @@ class Executor:
             env=dict(entry.env),
             state=dict(entry.state),
             version=entry.version,
-            path=Path(entry.folder),
+            path=entry.folder,
             cached=True,
             recipe=node.recipe.alias,
             variations=node.variations,
@@ -219,7 +218,7 @@ class Executor:
         self,
         node: Node,
         deps: Sequence[Result | None],
-        folder: Path | None,
+        folder: str | None,
         request: Callable[..., Any],
         request_sync: Callable[..., Result],
     ) -> Ctx:
@@ -270,7 +269,7 @@ class Executor:
         ctx: Ctx,
         returned: Any,
         started: float,
-        folder: Path | None,
+        folder: str | None,
         deps: Sequence[Result | None],
         dynamic: _Dynamic,
     ) -> Result:
@@ -443,7 +442,7 @@ class Executor:
         self._events = {}
         return anyio.run(fn, *args)
 
-    def _run_sync(self, node: Node, deps: Sequence[Result | None], folder: Path | None) -> Result:
+    def _run_sync(self, node: Node, deps: Sequence[Result | None], folder: str | None) -> Result:
         if node.recipe.is_async:
             result: Result = self._in_loop(self._run_async, node, deps, folder)
             return result
@@ -573,7 +572,7 @@ class Executor:
         finally:
             lock.release()
 
-    async def _run_async(self, node: Node, deps: Sequence[Result | None], folder: Path | None) -> Result:
+    async def _run_async(self, node: Node, deps: Sequence[Result | None], folder: str | None) -> Result:
         import anyio
         import anyio.from_thread
         import anyio.to_thread
@@ -653,7 +652,7 @@ class Executor:
                 env=dict(entry.env) if entry else {},
                 state={"plan": status},
                 version=entry.version if entry else None,
-                path=Path(entry.folder) if entry else None,
+                path=entry.folder if entry else None,
                 cached=entry is not None,
                 recipe=node.recipe.alias,
                 variations=node.variations,
@@ -670,7 +669,7 @@ def _inherited(key: str, value: Any, deps: Sequence[Result | None]) -> bool:
     return any(dep is not None and key in dep.state and dep.state[key] is value for dep in deps)
 
 
-def _remove(folder: Path) -> None:
+def _remove(folder: str) -> None:
     import shutil
 
     shutil.rmtree(folder, ignore_errors=True)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 __all__ = ["home"]
 
 
-def home() -> Path:
+def home() -> str:
     """The cmpy home folder (created on first use).
 
     ``CMPY_HOME`` overrides the platform's user cache dir, so each test and
@@ -16,11 +15,11 @@ def home() -> Path:
     """
     explicit = os.environ.get("CMPY_HOME")
     if explicit:
-        path = Path(explicit).expanduser()
+        path = os.path.abspath(os.path.expanduser(explicit))
     else:
         # imported here: platformdirs costs ~15 ms of start-up when CMPY_HOME is set
         import platformdirs
 
-        path = Path(platformdirs.user_cache_dir("cmpy", appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
+        path = platformdirs.user_cache_dir("cmpy", appauthor=False)
+    os.makedirs(path, exist_ok=True)
     return path

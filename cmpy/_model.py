@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._errors import CmpyError, QuerySyntaxError, RecipeDefinitionError
 from ._query import Query, has_glob, parse_query
+from ._record import Record, field
 
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
 if TYPE_CHECKING:
+    from typing import Any, TypeAlias, TypeVar, overload
+
     from ._ctx import Ctx
+
+    Body: TypeAlias = Callable[[Ctx], Any]
+    F = TypeVar("F", bound=Callable[..., Any])
+else:
+
+    def overload(fn: object) -> object:
+        return fn  # the variants only inform type checkers; the last def is the function
 
 __all__ = [
     "Dep",
@@ -29,8 +38,6 @@ __all__ = [
     "DEFINED",
 ]
 
-Body = Callable[["Ctx"], Any]
-F = TypeVar("F", bound=Callable[..., Any])
 
 _CO_COROUTINE = 0x80
 
@@ -107,16 +114,14 @@ def version_spec(
     return ",".join(sorted(set(clauses)))
 
 
-@dataclass(frozen=True, slots=True)
-class Input:
+class Input(Record):
     """An input a recipe accepts (CM's ``input_mapping``): its env key and help text."""
 
     env: str
     help: str = ""
 
 
-@dataclass(frozen=True, slots=True, init=False)
-class Dep:
+class Dep(Record):
     """A dependency: a query plus overrides and conditions.
 
     Args:
@@ -181,8 +186,7 @@ class Dep:
         return f"Dep({str(self.query)!r}{extra})"
 
 
-@dataclass(frozen=True, slots=True, init=False)
-class Variation:
+class Variation(Record):
     """A named specialisation of a recipe.
 
     Args:
@@ -228,8 +232,7 @@ class Variation:
         setter(self, "help", help)
 
 
-@dataclass(frozen=True, slots=True)
-class Recipe:
+class Recipe(Record):
     """Everything known about a recipe except its body: plain, picklable data."""
 
     alias: str
@@ -317,7 +320,7 @@ def script(fn: F, /) -> F: ...
 
 
 @overload
-def script(
+def script(  # noqa: F811 - overload variants (typing.overload under TYPE_CHECKING)
     fn: None = None,
     /,
     *,
@@ -336,7 +339,7 @@ def script(
 ) -> Callable[[F], F]: ...
 
 
-def script(
+def script(  # noqa: F811
     fn: F | None = None,
     /,
     *,

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 from ._errors import CmpyError, DependencyCycle, RecipeNotFound, UsageError
 from ._model import Dep, Recipe, env_value, version_spec
 from ._query import Query, parse_query
+from ._record import Record, field
 from ._variations import resolve
 
 __all__ = ["Node", "Plan", "Request", "plan", "condition_holds", "ADR_KEYS"]
@@ -26,13 +25,15 @@ _TRUE = frozenset({"yes", "on", "true", "1"})
 _FALSE = frozenset({"no", "off", "false", "0"})
 _MAX_DEPTH = 256
 
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
+if TYPE_CHECKING:
+    from typing import Any, Protocol
 
-class Selector(Protocol):
-    def select(self, query: Query) -> Recipe: ...
+    class Selector(Protocol):
+        def select(self, query: Query) -> Recipe: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+class Request(Record):
     """What a caller asks for: a recipe with variations, inputs, env, constraints."""
 
     recipe: Recipe
@@ -45,8 +46,7 @@ class Request:
     inherited: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
+class Node(Record):
     """One unit of work: a recipe with everything that determines its result."""
 
     key: str
@@ -67,8 +67,7 @@ class Node:
         return " ".join([self.recipe.alias] + ["_" + v for v in self.variations])
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
+class Plan(Record):
     """A DAG of nodes: ``nodes`` is in an order where every node follows its deps."""
 
     root: str

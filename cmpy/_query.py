@@ -10,9 +10,9 @@ aliases and tags.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from ._errors import QuerySyntaxError
+from ._record import Record
 
 __all__ = ["Query", "parse_query", "GLOB_CHARS"]
 
@@ -26,8 +26,7 @@ _VAR_REST = _ALNUM | frozenset("_+-")
 _WORD = re.compile(r"[^\s,]+")
 
 
-@dataclass(frozen=True, slots=True)
-class Query:
+class Query(Record):
     """A parsed query; ``str(query)`` prints it back in canonical form."""
 
     tags: tuple[str, ...] = ()

@@ -18,16 +18,20 @@ import os
 import pickle
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
-from pathlib import Path
 from types import CodeType
-from typing import Any
 
 from . import _model
 from ._errors import AmbiguousQuery, CmpyError, RecipeNotFound, VariationError
-from ._model import Body, Recipe
+from ._model import Recipe
 from ._query import Query, has_glob
+from ._record import Record, replace
 from ._variations import canonical, known_names
+
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ._model import Body
 
 __all__ = ["Registry", "ENTRY_POINT_GROUP", "source_text"]
 
@@ -42,8 +46,7 @@ _Summary = tuple[str, str, tuple[str, ...], int, bytes]
 _ModuleRecord = tuple[int, int, str, list[_Summary]]
 
 
-@dataclass(slots=True)
-class _Entry:
+class _Entry(Record, frozen=False):
     """One recipe as the index knows it; the full Recipe is unpickled on demand."""
 
     alias: str
@@ -61,8 +64,7 @@ class _Entry:
         return self.recipe
 
 
-@dataclass(frozen=True, slots=True)
-class _Source:
+class _Source(Record):
     """A module file that may define recipes."""
 
     module: str
@@ -73,7 +75,7 @@ class _Source:
 class Registry:
     """All recipes this process can see, found by tags, alias, uid or wildcard."""
 
-    def __init__(self, index_dir: Path | None, *, extra_folders: Iterable[str] = ()) -> None:
+    def __init__(self, index_dir: str | None, *, extra_folders: Iterable[str] = ()) -> None:
         self._index_dir = index_dir
         self._extra_folders = list(extra_folders)
         self._entries: dict[str, _Entry] = {}
@@ -183,7 +185,8 @@ class Registry:
         folders = [f for f in os.environ.get("CMPY_RECIPES_PATH", "").split(os.pathsep) if f]
         if self._index_dir is not None:
             try:
-                text = (self._index_dir / "repos.txt").read_text()
+                with open(os.path.join(self._index_dir, "repos.txt"), encoding="utf-8") as fh:
+                    text = fh.read()
             except OSError:
                 text = ""
             folders += [line.strip() for line in text.splitlines() if line.strip()]
@@ -237,8 +240,8 @@ class Registry:
         if self._index_dir is None:
             return None
         try:
-            data = (self._index_dir / _INDEX_NAME).read_bytes()
-            index = marshal.loads(data)
+            with open(os.path.join(self._index_dir, _INDEX_NAME), "rb") as fh:
+                index = marshal.loads(fh.read())
         except (OSError, ValueError, EOFError, TypeError):
             return None
         if not isinstance(index, dict) or index.get("format") != (_INDEX_FORMAT, sys.version):
@@ -250,13 +253,17 @@ class Registry:
             return
         content = dict(content)
         content["format"] = (_INDEX_FORMAT, sys.version)
-        target = self._index_dir / _INDEX_NAME
-        tmp = target.with_name(f".{_INDEX_NAME}.{os.getpid()}.tmp")
+        target = os.path.join(self._index_dir, _INDEX_NAME)
+        tmp = os.path.join(self._index_dir, f".{_INDEX_NAME}.{os.getpid()}.tmp")
         try:
-            tmp.write_bytes(marshal.dumps(content))
+            with open(tmp, "wb") as fh:
+                fh.write(marshal.dumps(content))
             os.replace(tmp, target)
         except OSError:
-            tmp.unlink(missing_ok=True)
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
     def _import(self, source: _Source, *, reload: bool) -> list[Recipe]:
         """Import (or re-import) a module and return the recipes it defines."""

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from ._errors import UsageError
 from ._model import Recipe, env_value, version_spec
-from ._plan import Request, Selector
+from ._plan import Request
 from ._query import Query, parse_query
 from ._variations import canonical, known_names
+
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ._plan import Selector
 
 __all__ = ["make_request"]
 

@@ -3,33 +3,87 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
 __all__ = ["Result", "export_digest", "canonical_repr"]
 
 
-@dataclass(slots=True, kw_only=True)
 class Result:
     """The result of running (or finding in the cache) one recipe.
 
     ``result["KEY"]`` reads the exported env. A recipe body may also return a
     ``Result(env=..., state=..., version=...)``; the engine fills in the rest.
+
+    Attributes:
+        env: the exported env.
+        state: the exported structured state.
+        version: the version the recipe reported, if any.
+        path: the result's folder (the cache entry's, or the run's), if it has one.
+        cached: whether it came from the cache.
+        recipe: the recipe's alias.
+        variations: the resolved variations, canonical and sorted.
+        deps: the results of its deps (static, dynamic, then post deps).
+        duration: seconds its body ran (0 for a cache hit).
+        key: its cache key.
+        dry_run: whether this is a plan preview (nothing ran).
     """
 
-    env: dict[str, str] = field(default_factory=dict)
-    state: dict[str, Any] = field(default_factory=dict)
-    version: str | None = None
-    path: Path | None = None
-    cached: bool = False
-    recipe: str = ""
-    variations: tuple[str, ...] = ()
-    deps: tuple[Result, ...] = ()
-    duration: float = 0.0
-    key: str = ""
-    dry_run: bool = False
+    __slots__ = (
+        "cached",
+        "deps",
+        "dry_run",
+        "duration",
+        "env",
+        "folder",
+        "key",
+        "recipe",
+        "state",
+        "variations",
+        "version",
+    )
+
+    def __init__(
+        self,
+        *,
+        env: dict[str, str] | None = None,
+        state: dict[str, Any] | None = None,
+        version: str | None = None,
+        path: str | os.PathLike[str] | None = None,
+        cached: bool = False,
+        recipe: str = "",
+        variations: tuple[str, ...] = (),
+        deps: tuple[Result, ...] = (),
+        duration: float = 0.0,
+        key: str = "",
+        dry_run: bool = False,
+    ) -> None:
+        self.env: dict[str, str] = {} if env is None else env
+        self.state: dict[str, Any] = {} if state is None else state
+        self.version = version
+        # kept as a string: pathlib costs start-up time and most callers never look
+        self.folder: str | None = None if path is None else os.fspath(path)
+        self.cached = cached
+        self.recipe = recipe
+        self.variations = variations
+        self.deps = deps
+        self.duration = duration
+        self.key = key
+        self.dry_run = dry_run
+
+    @property
+    def path(self) -> Path | None:
+        """The result's folder, if it has one."""
+        if self.folder is None:
+            return None
+        from pathlib import Path
+
+        return Path(self.folder)
 
     def __getitem__(self, key: str) -> str:
         return self.env[key]
@@ -55,7 +109,7 @@ class Result:
             "variations": list(self.variations),
             "version": self.version,
             "cached": self.cached,
-            "path": str(self.path) if self.path else None,
+            "path": self.folder,
             "duration": round(self.duration, 6),
             "key": self.key,
             "env": dict(self.env),
@@ -67,10 +121,18 @@ class Result:
             out["deps"] = [d.to_dict(deps=True) for d in self.deps]
         return out
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Result):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
     def __repr__(self) -> str:
         how = "cached" if self.cached else "ran"
         version = f" version={self.version}" if self.version else ""
-        return f"<Result {self.recipe}{''.join(' _' + v for v in self.variations)} {how}{version} env={len(self.env)} keys>"
+        variations = "".join(" _" + v for v in self.variations)
+        return f"<Result {self.recipe}{variations} {how}{version} env={len(self.env)} keys>"
 
 
 def canonical_repr(value: Any) -> str:
@@ -82,8 +144,8 @@ def canonical_repr(value: Any) -> str:
         return "[" + ",".join(canonical_repr(v) for v in value) + "]"
     if isinstance(value, (set, frozenset)):
         return "{" + ",".join(sorted(canonical_repr(v) for v in value)) + "}"
-    if isinstance(value, Path):
-        return repr(str(value))
+    if hasattr(value, "__fspath__"):
+        return repr(os.fspath(value))
     return repr(value)
 
 

@@ -12,14 +12,13 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ._errors import CmpyError, CommandFailed
+from ._record import Record
 
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
 if TYPE_CHECKING:
     import subprocess
-    from pathlib import Path
 
 __all__ = ["Completed", "ProcessSet", "run_command", "describe_command"]
 
@@ -27,8 +26,7 @@ _TAIL_LINES = 30
 _KEEP_OUTPUT = 8 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class Completed:
+class Completed(Record):
     """A finished command: its exit status and output (stdout and stderr together)."""
 
     command: str
@@ -116,7 +114,7 @@ def run_command(
     *,
     env: Mapping[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
-    log: Callable[[], Path] | None = None,
+    log: Callable[[], str] | None = None,
     echo: Callable[[str], None] | None = None,
     check: bool = True,
     timeout: float | None = None,
@@ -259,8 +257,8 @@ def _tail(output: str) -> str:
     return "\n".join(lines)
 
 
-def _str(path: Path | None) -> str | None:
-    return str(path) if path is not None else None
+def _str(path: str | None) -> str | None:
+    return path
 
 
 def stderr_echo(prefix: str) -> Callable[[str], None]:

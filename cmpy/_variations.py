@@ -10,17 +10,19 @@ always gives the same set, sorted.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from ._errors import VariationError
 from ._model import Dep, Recipe, Variation
+from ._record import Record
+
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["Resolved", "resolve", "canonical", "known_names"]
 
 
-@dataclass(frozen=True, slots=True)
-class Resolved:
+class Resolved(Record):
     """The outcome of resolution: names, and the env, deps and adr they bring."""
 
     names: tuple[str, ...]

@@ -192,7 +192,7 @@ def test_cache_ls_rm_and_prune(recipe_dir: Callable[[str, str], Path], counts: P
     assert len(cache_entries("counted")) == 2
     assert len(cache_entries("counted _big")) == 1
     _, cache = runtime()
-    orphan = cache.entries_dir / "ab" / ("ab" * 16 + ".deadbeef")
+    orphan = Path(cache.entries_dir) / "ab" / ("ab" * 16 + ".deadbeef")
     orphan.mkdir(parents=True)
     removed = cache.prune()
     assert removed["folders"] == 1 and not orphan.exists()
