@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
+    from ._download import DownloadResult
     from ._result import Result
 
 __all__ = ["Ctx"]
@@ -188,6 +189,112 @@ class Ctx:
     def run_sync(self, query: str, /, **kwargs: Any) -> Result:
         """:meth:`run` for plain ``def`` bodies."""
         return self._request_sync(query, dict(self.env), kwargs)
+
+    def _download_args(self, url: str, filename: str | None, mirrors: Sequence[str]) -> dict[str, Any]:
+        from ._download import apply_url_overrides
+
+        # a site's mirror settings come from the process env or the run's env
+        env = dict(os.environ)
+        env.update(self.env)
+        overrides = [u for u in apply_url_overrides(url, env) if u != url]
+        return {
+            "dest": os.path.join(self.folder, filename) if filename else self.folder,
+            "mirrors": [*overrides, *mirrors],
+            "progress": None if not self.quiet else False,
+            "log": self.log,
+            "cancelled": lambda: self._procs.cancelled,
+        }
+
+    def download_sync(
+        self,
+        url: str,
+        *,
+        filename: str | None = None,
+        sha256: str | None = None,
+        md5: str | None = None,
+        mirrors: Sequence[str] = (),
+        timeout: float = 30.0,
+        retries: int = 4,
+    ) -> DownloadResult:
+        """Download a file into ``ctx.path`` (for plain ``def`` bodies); see :meth:`download`."""
+        from ._download import download
+
+        return download(
+            url,
+            sha256=sha256,
+            md5=md5,
+            timeout=timeout,
+            retries=retries,
+            **self._download_args(url, filename, mirrors),
+        )
+
+    async def download(
+        self,
+        url: str,
+        *,
+        filename: str | None = None,
+        sha256: str | None = None,
+        md5: str | None = None,
+        mirrors: Sequence[str] = (),
+        timeout: float = 30.0,
+        retries: int = 4,
+    ) -> DownloadResult:
+        """Download a file into ``ctx.path``: resumed, retried, verified, renamed when whole.
+
+        ``CMPY_DOWNLOAD_MIRROR`` and ``CMPY_DOWNLOAD_URL_MAP`` (in the process
+        env or the run's env) point it at a site's own copy first.
+
+        Raises:
+            DownloadError: the file could not be fetched (ChecksumMismatch when
+                it arrived but its checksum is wrong; it is deleted).
+        """
+        import anyio
+
+        return await anyio.to_thread.run_sync(
+            lambda: self.download_sync(
+                url,
+                filename=filename,
+                sha256=sha256,
+                md5=md5,
+                mirrors=mirrors,
+                timeout=timeout,
+                retries=retries,
+            ),
+            abandon_on_cancel=True,
+        )
+
+    def extract_sync(
+        self,
+        archive: str | os.PathLike[str],
+        target: str | os.PathLike[str] | None = None,
+        *,
+        strip_components: int = 0,
+    ) -> Path:
+        """Extract an archive (for plain ``def`` bodies); see :meth:`extract`."""
+        from ._archive import extract
+
+        where = os.path.join(self.folder, "extracted") if target is None else target
+        return extract(archive, where, strip_components=strip_components, log=self.log)
+
+    async def extract(
+        self,
+        archive: str | os.PathLike[str],
+        target: str | os.PathLike[str] | None = None,
+        *,
+        strip_components: int = 0,
+    ) -> Path:
+        """Extract a tar or zip archive (default target: ``ctx.path / "extracted"``).
+
+        Raises:
+            ArchiveError: corrupt or unsafe (a member that would land outside
+                the target); nothing is left behind.
+        """
+        import anyio
+
+        return await anyio.to_thread.run_sync(
+            lambda: self.extract_sync(archive, target, strip_components=strip_components),
+            abandon_on_cancel=True,
+        )
 
     def kill(self) -> None:
         """Kill every command this run started (used when the run is cancelled)."""

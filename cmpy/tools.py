@@ -1,0 +1,37 @@
+"""Tools for recipe bodies: find programs and their versions, download, extract.
+
+Everything here is blocking and thread-safe; plain ``def`` bodies call it
+directly, ``async def`` bodies through ``ctx.download`` / ``ctx.extract`` or
+``anyio.to_thread``.
+
+- :func:`find_executables`, :func:`detect_version`, :func:`choose`, :func:`detect`:
+  Spack-style detection (every candidate on PATH, its ``--version``, the newest
+  that fits a PEP 440 specifier).
+- :func:`download`: http, https and file URLs, resumable, retried, verified.
+- :func:`apply_url_overrides`: the mirrors a site asked for through env.
+- :func:`extract`: tar and zip, refusing anything that would land outside the target.
+"""
+
+from __future__ import annotations
+
+from ._archive import KNOWN_FORMATS, archive_format, extract, list_members
+from ._detect import Candidate, choose, detect, detect_version, find_executables, search_dirs
+from ._download import MIRROR_ENV, URL_MAP_ENV, DownloadResult, apply_url_overrides, download
+
+__all__ = [
+    "KNOWN_FORMATS",
+    "MIRROR_ENV",
+    "URL_MAP_ENV",
+    "Candidate",
+    "DownloadResult",
+    "apply_url_overrides",
+    "archive_format",
+    "choose",
+    "detect",
+    "detect_version",
+    "download",
+    "extract",
+    "find_executables",
+    "list_members",
+    "search_dirs",
+]

@@ -1,0 +1,86 @@
+"""What a body can do through its Ctx: download and extract into its own folder."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _httpserver import LocalHTTPServer
+
+from cmpy import ArchiveError, ChecksumMismatch, Ctx, run, script
+
+
+@pytest.fixture
+def server() -> Iterator[LocalHTTPServer]:
+    with LocalHTTPServer() as s:
+        yield s
+
+
+def _tarball() -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        data = b"weights"
+        info = tarfile.TarInfo("model/weights.bin")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_download_and_extract_in_a_cached_recipe(server: LocalHTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    blob = _tarball()
+    served = server.serve("/files/model.tar.gz", blob)
+    digest = hashlib.sha256(blob).hexdigest()
+
+    @script(tags="fetch model", cache=True, inputs={"url": "MODEL_URL", "sha256": "MODEL_SHA256"})
+    async def fetch(ctx: Ctx) -> dict[str, str]:
+        got = await ctx.download(ctx.env["MODEL_URL"], sha256=ctx.env["MODEL_SHA256"])
+        where = await ctx.extract(got.path)
+        return {"MODEL_DIR": str(where / "model"), "ARCHIVE": str(got.path)}
+
+    url = server.url("/files/model.tar.gz")
+    r = run("fetch model", url=url, sha256=digest, quiet=True)
+    assert (Path(r["MODEL_DIR"]) / "weights.bin").read_bytes() == b"weights"
+    assert Path(r["ARCHIVE"]).parent == r.path
+    assert run("fetch model", url=url, sha256=digest, quiet=True).cached
+    assert served.hits == 1
+
+    # a site mirror, given through env, is tried first: the original URL is dead here
+    mirror = server.serve("/mirror/model.tar.gz", blob)
+    monkeypatch.setenv("CMPY_DOWNLOAD_MIRROR", server.url("/mirror/"))
+    r2 = run("fetch model", url="http://127.0.0.1:9/gone/model.tar.gz", sha256=digest, quiet=True)
+    assert (Path(r2["MODEL_DIR"]) / "weights.bin").exists()
+    assert mirror.hits == 1
+
+
+def test_bad_checksum_fails_cleanly(server: LocalHTTPServer, cmpy_home: Path) -> None:
+    server.serve("/f.bin", b"not what you expect")
+
+    @script(tags="fetch bad", cache=True)
+    def fetch_bad(ctx: Ctx) -> dict[str, str]:
+        got = ctx.download_sync(server.url("/f.bin"), sha256="0" * 64)
+        return {"F": str(got.path)}
+
+    with pytest.raises(ChecksumMismatch) as info:
+        run("fetch bad", quiet=True)
+    assert "0" * 64 in str(info.value)
+    assert info.value.chain == ("fetch-bad",)
+    entries = cmpy_home / "entries"
+    assert not entries.exists() or not any(p for d in entries.iterdir() for p in d.iterdir())
+
+
+def test_corrupt_archive_fails_cleanly(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.tar.gz"
+    bad.write_bytes(_tarball()[:40])
+
+    @script(tags="unpack broken")
+    def unpack(ctx: Ctx) -> dict[str, str]:
+        return {"D": str(ctx.extract_sync(bad))}
+
+    with pytest.raises(ArchiveError) as info:
+        run("unpack broken", quiet=True)
+    assert "broken.tar.gz" in str(info.value)
+    assert info.value.chain == ("unpack",)
