@@ -24,12 +24,12 @@ TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded impo
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["Cache", "Entry", "KeyLock"]
+__all__ = ["Cache", "Entry", "KeyLock", "artifact_stamp"]
 
 _BASE = "base:"
 _ENTRY = "entry:"
 # the layout of Entry records: a new layout gets a new index, never misreads an old one
-_FORMAT = 1
+_FORMAT = 2
 
 
 class Entry(Record):
@@ -50,15 +50,16 @@ class Entry(Record):
     duration: float
     dep_digests: tuple[tuple[str, str], ...]
     dynamic: tuple[tuple[Any, str], ...] = ()
-    artifacts: tuple[str, ...] = ()
+    # (path, mtime_ns, size) of each file it exported; (path, -1, -1) for a folder
+    artifacts: tuple[tuple[str, int, int], ...] = ()
     input_env: dict[str, str] = field(default_factory=dict)
     digest: str = ""
 
     def intact(self) -> bool:
-        """Whether the folder and every recorded artifact are still there."""
+        """Whether the folder is there, and every file it exported is there unchanged."""
         if not os.path.isdir(self.folder):
             return False
-        return all(os.path.exists(p) for p in self.artifacts)
+        return all(artifact_stamp(path) == (path, mtime, size) for path, mtime, size in self.artifacts)
 
     def labels(self) -> set[str]:
         """The words a cache query can match: tags, alias, ``_variations``, version."""
@@ -66,6 +67,21 @@ class Entry(Record):
         if self.version:
             words.add("version-" + self.version)
         return words
+
+
+def artifact_stamp(path: str) -> tuple[str, int, int] | None:
+    """What is recorded of an exported path: a file's mtime and size, or that a folder exists.
+
+    A folder's own mtime moves whenever something is added to it (a package
+    installed into a virtual environment), so only its existence counts.
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if os.path.isdir(path):
+        return (path, -1, -1)
+    return (path, st.st_mtime_ns, st.st_size)
 
 
 class KeyLock:

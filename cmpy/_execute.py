@@ -20,7 +20,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from ._cache import Cache, Entry
+from ._cache import Cache, Entry, artifact_stamp
 from ._ctx import Ctx
 from ._errors import (
     CmpyError,
@@ -106,12 +106,14 @@ def _unpack(returned: Any, recipe: str) -> tuple[dict[str, str], dict[str, Any],
     )
 
 
-def _artifacts(env: Mapping[str, str]) -> tuple[str, ...]:
-    found = []
+def _artifacts(env: Mapping[str, str]) -> tuple[tuple[str, int, int], ...]:
+    found = set()
     for value in env.values():
-        if value.startswith(os.sep) and "\n" not in value and len(value) < 4096 and os.path.exists(value):
-            found.append(value)
-    return tuple(sorted(set(found)))
+        if value.startswith(os.sep) and "\n" not in value and len(value) < 4096:
+            stamp = artifact_stamp(value)
+            if stamp is not None:
+                found.add(stamp)
+    return tuple(sorted(found))
 
 
 class Executor:

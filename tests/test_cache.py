@@ -277,3 +277,21 @@ def test_variation_keys_are_canonical() -> None:
     r2 = run("canon _x _y _a", quiet=True)
     assert r1.key == r2.key and r2.cached
     assert r1.variations == ("a", "x", "y")
+
+
+def test_a_changed_exported_file_is_a_miss(tmp_path: Path) -> None:
+    tool = tmp_path / "tool"
+    tool.write_text("v1")
+    runs: list[int] = []
+
+    @script(tags="find tool", cache=True)
+    def find_tool(ctx: Ctx) -> dict[str, str]:
+        runs.append(1)
+        return {"TOOL": str(tool), "TOOL_DIR": str(tmp_path)}
+
+    run("find tool", quiet=True)
+    (tmp_path / "unrelated").write_text("x")  # a folder that gains a file stays valid
+    assert run("find tool", quiet=True).cached
+    tool.write_text("v2 is longer")  # the tool was replaced: detect it again
+    assert not run("find tool", quiet=True).cached
+    assert len(runs) == 2
