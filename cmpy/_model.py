@@ -115,10 +115,16 @@ def version_spec(
 
 
 class Input(Record):
-    """An input a recipe accepts (CM's ``input_mapping``): its env key and help text."""
+    """An input a recipe accepts (CM's ``input_mapping``): its env key and help text.
+
+    ``key=False`` marks a hint that does not change the result, so it stays
+    out of the cache key: the URL of a file whose checksum is also given,
+    a mirror, a log level. The body still sees it.
+    """
 
     env: str
     help: str = ""
+    key: bool = True
 
 
 class Dep(Record):
@@ -285,7 +291,10 @@ class Recipe(Record):
                 }
                 for name, var in sorted(self.variations.items())
             },
-            "inputs": {name: {"env": i.env, "help": i.help} for name, i in self.inputs.items()},
+            "inputs": {
+                name: {"env": i.env, "help": i.help, **({} if i.key else {"key": False})}
+                for name, i in self.inputs.items()
+            },
             "env": dict(self.env),
             "deps": [_describe_dep(d) for d in self.deps],
             "post_deps": [_describe_dep(d) for d in self.post_deps],

@@ -163,6 +163,7 @@ class _Planner:
         self.stack: list[tuple[str, str]] = []
         self.on_stack: set[str] = set()
         self.reads: dict[tuple[str, tuple[str, ...]], tuple[set[str], tuple[str, ...]]] = {}
+        self.unkeyed: dict[str, set[str]] = {}
 
     def node(
         self,
@@ -195,11 +196,15 @@ class _Planner:
         if read is None:
             read = self.reads[read_key] = reads(recipe, all_deps + recipe.post_deps)
         seen = _filtered(env, *read)
+        unkeyed = self.unkeyed.get(recipe.uid)
+        if unkeyed is None:
+            unkeyed = self.unkeyed[recipe.uid] = {i.env for i in recipe.inputs.values() if not i.key}
+        keyed = {k: v for k, v in seen.items() if k not in unkeyed} if unkeyed else seen
         label = " ".join([recipe.alias] + ["_" + v for v in resolved.names])
         chain = chain + (label,)
         # the version specifier stays out of the base key, so that entries which
         # differ only by it are one family (a cached 3.11 serves ">=3.8" and ">=3.10")
-        pre_key = _digest(recipe.fingerprint, recipe.uid, resolved.names, seen)
+        pre_key = _digest(recipe.fingerprint, recipe.uid, resolved.names, keyed)
         below_adr: dict[str, dict[str, Any]] = {k: dict(v) for k, v in adr.items()}
         for name, override in resolved.adr.items():
             below_adr.setdefault(name, {}).update(override)

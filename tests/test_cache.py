@@ -295,3 +295,36 @@ def test_a_changed_exported_file_is_a_miss(tmp_path: Path) -> None:
     tool.write_text("v2 is longer")  # the tool was replaced: detect it again
     assert not run("find tool", quiet=True).cached
     assert len(runs) == 2
+
+
+def test_inputs_marked_key_false_stay_out_of_the_key() -> None:
+    from cmpy import Input
+
+    runs: list[str] = []
+
+    @script(
+        tags="fetch by checksum",
+        cache=True,
+        inputs={
+            "checksum": "FETCH_SUM",
+            "url": Input("FETCH_URL", "where to get it", key=False),
+        },
+    )
+    def fetch(ctx: Ctx) -> dict[str, str]:
+        runs.append(ctx.env["FETCH_URL"])
+        return {"GOT": ctx.inputs["checksum"]}
+
+    first = run("fetch by checksum", checksum="abc", url="http://a/x", quiet=True)
+    second = run("fetch by checksum", checksum="abc", url="http://mirror/x", quiet=True)
+    assert second.cached and second.key == first.key
+    assert runs == ["http://a/x"]
+    assert not run("fetch by checksum", checksum="def", url="http://a/x", quiet=True).cached
+    assert cmpy_find_input("fetch by checksum")["url"] == {"env": "FETCH_URL", "help": "where to get it", "key": False}
+
+
+def cmpy_find_input(query: str) -> dict[str, object]:
+    from cmpy import find
+
+    [desc] = find(query)
+    inputs: dict[str, object] = desc["inputs"]
+    return inputs
