@@ -46,6 +46,10 @@ commands:
   cache show KEY                one cached result (a unique prefix of its key will do)
   cache rm QUERY | --all        delete cached results
   cache prune                   drop broken entries and leftovers of killed runs
+  repo add PATH                 remember a folder of recipe modules
+  repo ls | repo rm NAME        list / forget them
+  repo pull URL                 git clone a repository of recipes into CMPY_HOME, then add it
+  add recipe NAME --tags=...    write a new recipe module that runs right away [--repo PATH]
 
 Queries are words: tags, _variation, _variation.value, -excluded-tag.
 Environment: CMPY_HOME (state and cache folder), CMPY_RECIPES_PATH (folders of recipe modules).
@@ -78,7 +82,7 @@ class _Args:
                 break
             if arg.startswith("--") and len(arg) > 2:
                 name, eq, value = arg[2:].partition("=")
-                if not eq and name in ("jobs", "tags", "version", "version_min", "version_max") and i + 1 < len(args):
+                if not eq and name in ("jobs", "tags", "version", "version_min", "version_max", "repo") and i + 1 < len(args):
                     value, i = args[i + 1], i + 1
                     eq = "="
                 self.options.append((name, value if eq else None))
@@ -411,11 +415,61 @@ def _entry_dict(entry: Any) -> dict[str, Any]:
     }
 
 
+def cmd_repo(args: _Args) -> int:
+    from . import _repos
+
+    if not args.words:
+        raise UsageError("cmpy repo needs a subcommand: add, ls, rm or pull")
+    sub, rest = args.words[0], args.words[1:]
+    as_json = args.flag("json")
+    args.reject_rest(f"repo {sub}")
+    if sub == "ls":
+        repos = _repos.list_repos()
+        if as_json:
+            _json([{"name": r.name, "path": r.path} for r in repos])
+        for r in [] if as_json else repos:
+            _out(f"{r.name}  {r.path}")
+        return 0
+    if len(rest) != 1:
+        raise UsageError(f"cmpy repo {sub} takes one argument")
+    if sub == "add":
+        repo = _repos.add_repo(rest[0])
+        _out(f"added {repo.name}: {repo.path}")
+    elif sub == "rm":
+        repo = _repos.remove_repo(rest[0])
+        _out(f"removed {repo.name} ({repo.path} is left as it is)")
+    elif sub == "pull":
+        repo = _repos.pull_repo(rest[0])
+        _out(f"pulled {repo.name}: {repo.path}")
+    else:
+        raise UsageError(f"unknown repo subcommand {sub!r}", hint="add, ls, rm or pull")
+    return 0
+
+
+def cmd_add(args: _Args) -> int:
+    from . import _repos
+
+    if len(args.words) != 2 or args.words[0] != "recipe":
+        raise UsageError("usage: cmpy add recipe NAME --tags=get,my-tool [--repo PATH]")
+    tags = args.value("tags")
+    repo = args.value("repo")
+    args.reject_rest("add recipe")
+    if not tags:
+        raise UsageError("cmpy add recipe needs --tags=...", hint="cmpy add recipe get-my-tool --tags=get,my-tool")
+    path = _repos.new_recipe(args.words[1], tags, repo)
+    query = " ".join(w for w in tags.replace(",", " ").split())
+    _out(f"wrote {path}")
+    _out(f'run it with: cmpy run "{query}"')
+    return 0
+
+
 COMMANDS: dict[str, Callable[[_Args], int]] = {
     "run": cmd_run,
     "find": cmd_find,
     "show": cmd_show,
     "cache": cmd_cache,
+    "repo": cmd_repo,
+    "add": cmd_add,
 }
 
 
