@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -42,7 +43,7 @@ def test_repo_add_ls_rm(tmp_path: Path) -> None:
     assert cmpy("repo", "rm", "team-recipes").returncode == 2
 
 
-@pytest.mark.skipif(not os.environ.get("PATH") or subprocess.run(["git", "--version"], capture_output=True).returncode != 0, reason="needs git")
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_repo_pull_from_a_local_git_repository(tmp_path: Path) -> None:
     env = {
         **os.environ,
