@@ -521,7 +521,23 @@ def validate(recipe: Recipe) -> None:
             raise RecipeDefinitionError(
                 alias, f"variation {name!r} is an alias of {var.alias!r}, which is not a variation"
             )
+        if var.alias is not None:
+            chain = [name]
+            target: str | None = var.alias
+            while target is not None and target in variations:
+                if target in chain:
+                    raise RecipeDefinitionError(
+                        alias, "variation aliases form a loop: " + " -> ".join([*chain, target])
+                    )
+                chain.append(target)
+                target = variations[target].alias
         if var.default:
+            if name.endswith(".#"):
+                raise RecipeDefinitionError(
+                    alias,
+                    f"wildcard variation {name!r} cannot be a default: it needs a value",
+                    hint=f"make a plain variation with base=['{name[:-2]}.VALUE'] the default",
+                )
             if var.group is None:
                 raise RecipeDefinitionError(
                     alias,

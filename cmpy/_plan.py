@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from ._errors import CmpyError, DependencyCycle, RecipeNotFound, UsageError
 from ._model import Dep, Recipe, env_value, version_spec
 from ._query import Query, parse_query
-from ._record import Record, field
+from ._record import Record, field, replace
 from ._variations import resolve
 
 __all__ = ["Node", "Plan", "Request", "plan", "condition_holds", "ADR_KEYS"]
@@ -225,7 +225,14 @@ class _Planner:
             self.on_stack.discard(pre_key)
         base_key = _digest(pre_key, deps)
         key = _digest(base_key, spec) if spec else base_key
-        if key not in self.nodes:
+        existing = self.nodes.get(key)
+        if existing is not None:
+            # the same work asked for from two places whose post deps differ
+            # (they read env the node itself does not): it runs once, then all of them
+            extra = tuple(p for p in post if p not in existing.post_deps)
+            if extra:
+                self.nodes[key] = replace(existing, post_deps=existing.post_deps + extra)
+        else:
             self.nodes[key] = Node(
                 key=key,
                 base_key=base_key,

@@ -9,7 +9,7 @@ always gives the same set, sorted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from ._errors import VariationError
 from ._model import Dep, Recipe, Variation
@@ -146,17 +146,15 @@ def resolve(
             raise _unknown(recipe, name, "asked for")
         add(canon, "the request")
 
-    defaults = sorted(
-        (var.group, name)
-        for name, var in recipe.variations.items()
-        if var.default and var.group is not None
-    )
+    defaults: dict[str, str] = {}
+    for name, var in sorted(recipe.variations.items()):
+        canon = canonical(recipe, name) if var.default and var.group is not None else None
+        if canon is not None:
+            defaults[var.group] = canon  # type: ignore[index]
     combined = sorted(n for n in recipe.variations if "," in n)
     applied: list[str] = []
     while True:
-        for group, name in defaults:
-            if group not in members and name not in exclude:
-                add(name, f"the default of group {group!r}")
+        _add_defaults(recipe, defaults, members, exclude, add)
         fresh = [
             c
             for c in combined
@@ -172,6 +170,55 @@ def resolve(
                     add(canon, f"the base of _{name}")
 
     return _collect(recipe, _ordered(recipe, chosen), applied)
+
+
+def _closure(recipe: Recipe, name: str) -> set[str]:
+    """A variation and everything its bases pull in, transitively."""
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        var, _ = _definition(recipe, current)
+        todo += [c for c in (canonical(recipe, b) for b in var.base) if c is not None]
+    return seen
+
+
+def _add_defaults(
+    recipe: Recipe,
+    defaults: dict[str, str],
+    members: dict[str, str],
+    exclude: set[str],
+    add: Callable[[str, str], None],
+) -> None:
+    """Fill each group nothing chose with its default, whatever the groups are called.
+
+    A default whose group another pending default's bases will fill is not
+    added: the base was asked for (through that default), the default only
+    stands in when nothing was. So the outcome never depends on the order
+    in which groups are visited.
+    """
+    while True:
+        pending = {
+            g: d for g, d in defaults.items() if g not in members and d not in exclude
+        }
+        if not pending:
+            return
+        claimed: set[str] = set()
+        for group, name in pending.items():
+            for pulled in _closure(recipe, name) - {name}:
+                pulled_group = _group(recipe, pulled)
+                if pulled_group is not None and pulled_group != group:
+                    claimed.add(pulled_group)
+        ready = {g: d for g, d in pending.items() if g not in claimed}
+        if not ready:
+            # defaults that claim each other's groups: take them in name order
+            ready = dict([sorted(pending.items())[0]])
+        for group, name in sorted(ready.items()):
+            if group not in members:
+                add(name, f"the default of group {group!r}")
 
 
 def _ordered(recipe: Recipe, chosen: dict[str, str]) -> list[str]:
