@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 
 from ._errors import UsageError
@@ -83,7 +84,9 @@ def make_request(
         inputs=inputs,
         env={str(k): env_value(v) for k, v in (env or {}).items()},
         adr={str(k): dict(v) for k, v in (adr or {}).items()},
-        inherited=dict(inherited or {}),
+        # the interpreter running cmpy is part of every run's environment: a
+        # recipe that reads CMPY_HOST_PYTHON keys its results on it
+        inherited={"CMPY_HOST_PYTHON": sys.executable, **(inherited or {})},
     )
 
 

@@ -397,3 +397,20 @@ def test_dry_run_reports_cache_status() -> None:
     run("cached thing", quiet=True)
     plan = run("cached thing", dry_run=True, quiet=True)
     assert plan.cached and plan.state["plan"] == "cached"
+
+
+def test_the_running_interpreter_is_in_the_environment() -> None:
+    import sys
+
+    @script(tags="which python", reads=["CMPY_HOST_PYTHON"], cache=True)
+    def which(ctx: Ctx) -> dict[str, str]:
+        return {"PY": ctx.env["CMPY_HOST_PYTHON"]}
+
+    @script(tags="ignores python", cache=True)
+    def ignores(ctx: Ctx) -> dict[str, str]:
+        return {"SEEN": str("CMPY_HOST_PYTHON" in ctx.env)}
+
+    assert run("which python", quiet=True)["PY"] == sys.executable
+    assert run("ignores python", quiet=True)["SEEN"] == "False"
+    other = run("which python", env={"CMPY_HOST_PYTHON": "/other/python"}, quiet=True)
+    assert other["PY"] == "/other/python" and not other.cached
