@@ -369,6 +369,18 @@ class Executor:
             out.append((query, dict(inherited), dict(kwargs), stamp))
         return out
 
+    def _discard(self, node: Node, folder: str, exc: BaseException) -> None:
+        """Remove a failed attempt's folder, keeping its log in a run folder for the user."""
+        log = os.path.join(folder, "cmpy-run.log")
+        if os.path.exists(log):
+            kept = os.path.join(self.cache.run_folder(node.recipe.alias), "cmpy-run.log")
+            os.replace(log, kept)
+            for err in (exc, getattr(exc, "cause", None)):
+                if isinstance(err, (CommandFailed, RecipeFailed)) and err.log == log:
+                    err.log = kept
+                    err.hint = f"the whole output is in {kept}"
+        _remove(folder)
+
     # -- synchronous evaluation ----------------------------------------------
 
     def run_sync(self) -> Result:
@@ -430,8 +442,8 @@ class Executor:
             folder = self.cache.new_folder(node.key)
             try:
                 return self._run_sync(node, deps, folder)
-            except BaseException:
-                _remove(folder)
+            except BaseException as exc:
+                self._discard(node, folder, exc)
                 raise
         finally:
             lock.release()
@@ -568,8 +580,8 @@ class Executor:
             folder = self.cache.new_folder(node.key)
             try:
                 return await self._run_async(node, deps, folder)
-            except BaseException:
-                _remove(folder)
+            except BaseException as exc:
+                self._discard(node, folder, exc)
                 raise
         finally:
             lock.release()
@@ -675,3 +687,8 @@ def _remove(folder: str) -> None:
     import shutil
 
     shutil.rmtree(folder, ignore_errors=True)
+    parent = os.path.dirname(folder)
+    try:
+        os.rmdir(parent)  # only when no other entry shares it
+    except OSError:
+        pass

@@ -328,3 +328,16 @@ def cmpy_find_input(query: str) -> dict[str, object]:
     [desc] = find(query)
     inputs: dict[str, object] = desc["inputs"]
     return inputs
+
+
+def test_a_failed_cached_run_keeps_its_log_where_the_error_says(cmpy_home: Path) -> None:
+    @script(tags="noisy failure", cache=True)
+    def noisy(ctx: Ctx) -> None:
+        ctx.sh_sync("echo the details; exit 3", quiet=True)
+
+    with pytest.raises(RecipeFailed) as info:
+        run("noisy failure", quiet=True)
+    assert info.value.log is not None
+    assert "the details" in Path(info.value.log).read_text()
+    assert info.value.log in str(info.value)
+    assert not (cmpy_home / "entries").exists() or not list((cmpy_home / "entries").iterdir())
