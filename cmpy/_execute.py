@@ -378,7 +378,8 @@ class Executor:
             for err in (exc, getattr(exc, "cause", None)):
                 if isinstance(err, (CommandFailed, RecipeFailed)) and err.log == log:
                     err.log = kept
-                    err.hint = f"the whole output is in {kept}"
+                    if err.hint:
+                        err.hint = err.hint.replace(log, kept)
         _remove(folder)
 
     # -- synchronous evaluation ----------------------------------------------

@@ -179,14 +179,14 @@ def _fetch_commit(
 
 
 def _remote(ctx: Ctx, cmd: list[str | os.PathLike[str]], url: str) -> None:
-    """Run a clone or fetch; a failure says what to check rather than where the log was."""
+    """Run a clone or fetch; a failure says what to check, and where the whole output is."""
     try:
         ctx.sh_sync(cmd, env=_GIT_ENV)
     except CommandFailed as exc:
-        # the log sits in the entry's folder, which goes away with the failed entry
         exc.hint = (
             f"check that {url} is a git repository you can reach; one that needs "
             "credentials must get them from a credential helper or ssh agent"
+            + (f" (the whole output is in {exc.log})" if exc.log else "")
         )
         raise
 
