@@ -29,7 +29,7 @@ __all__ = ["Cache", "Entry", "KeyLock", "artifact_stamp"]
 _BASE = "base:"
 _ENTRY = "entry:"
 # the layout of Entry records: a new layout gets a new index, never misreads an old one
-_FORMAT = 2
+_FORMAT = 3
 
 
 class Entry(Record):
@@ -54,10 +54,15 @@ class Entry(Record):
     artifacts: tuple[tuple[str, int, int], ...] = ()
     input_env: dict[str, str] = field(default_factory=dict)
     digest: str = ""
+    # the process env values the result depended on, when it was made
+    process_env: tuple[tuple[str, str | None], ...] = ()
 
     def intact(self) -> bool:
-        """Whether the folder is there, and every file it exported is there unchanged."""
+        """Whether the folder is there, every file it exported is there unchanged, and the
+        process env it depended on is what it was."""
         if not os.path.isdir(self.folder):
+            return False
+        if any(os.environ.get(name) != value for name, value in self.process_env):
             return False
         return all(artifact_stamp(path) == (path, mtime, size) for path, mtime, size in self.artifacts)
 

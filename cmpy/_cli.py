@@ -488,9 +488,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = COMMANDS.get(argv[0])
     try:
         if command is None:
-            import difflib
+            from ._suggest import closest
 
-            close = difflib.get_close_matches(argv[0], list(COMMANDS), n=1)
+            close = closest(argv[0], COMMANDS)
             raise UsageError(
                 f"unknown command {argv[0]!r}",
                 hint=f"did you mean {close[0]!r}?" if close else "see: cmpy --help",

@@ -25,6 +25,7 @@ from ._ctx import Ctx
 from ._errors import (
     CmpyError,
     CommandFailed,
+    DependencyCycle,
     RecipeFailed,
     ToolNotFound,
     UsageError,
@@ -133,6 +134,8 @@ class Executor:
         self.digests: dict[str, str] = {}
         self.reporter = Reporter(quiet=options.quiet, verbose=options.verbose)
         self._events: dict[str, anyio.Event] = {}
+        # what each running body asked for through ctx.run, to refuse waits in a loop
+        self._waits: dict[str, set[str]] = {}
         self._limiter: anyio.CapacityLimiter | None = None
 
     # -- choosing how to run ----------------------------------------------
@@ -329,6 +332,7 @@ class Executor:
                     artifacts=_artifacts(exported),
                     input_env=dict(node.env),
                     digest=digest,
+                    process_env=tuple((n, os.environ.get(n)) for n in recipe.process_env),
                 )
             )
         self.reporter.done(node.label, duration, exported)
@@ -355,6 +359,27 @@ class Executor:
         for key, node in sub.nodes.items():
             self.nodes.setdefault(key, node)
         return record, sub.root
+
+    def _check_wait(self, parent: Node, query: str, root: str) -> None:
+        """Refuse a body's request that would wait, through any path, for that body itself.
+
+        Raises:
+            DependencyCycle: naming the loop.
+        """
+        seen: set[str] = set()
+        todo = [root]
+        while todo:
+            key = todo.pop()
+            if key == parent.key:
+                raise DependencyCycle([parent.label, query, parent.label]).with_chain(parent.chain)
+            if key in seen:
+                continue
+            seen.add(key)
+            node = self.nodes.get(key)
+            if node is not None:
+                todo += node.deps + node.post_deps
+            todo += self._waits.get(key, ())
+        self._waits.setdefault(parent.key, set()).add(root)
 
     def _record(self, dynamic: _Dynamic, record: Any, key: str) -> Result:
         result = self.results[key]
@@ -465,6 +490,7 @@ class Executor:
 
         def request_sync(query: str, inherited: dict[str, str], kwargs: dict[str, Any]) -> Result:
             record, key = self._sub_plan(node, query, inherited, kwargs)
+            self._check_wait(node, query, key)
             self.eval_sync(key)
             return self._record(dynamic, record, key)
 
@@ -601,6 +627,7 @@ class Executor:
 
         async def request(query: str, inherited: dict[str, str], kwargs: dict[str, Any]) -> Result:
             record, key = self._sub_plan(node, query, inherited, kwargs)
+            self._check_wait(node, query, key)
             # a body waiting for its dep must not hold a slot the dep needs
             limiter.release_on_behalf_of(token)
             held[0] = False

@@ -251,6 +251,7 @@ class Recipe(Record):
     inputs: dict[str, Input] = field(default_factory=dict)
     exports: tuple[str, ...] | None = None
     reads: tuple[str, ...] = ()
+    process_env: tuple[str, ...] = ()
     cache: bool = False
     priority: int = 0
     is_async: bool = False
@@ -300,6 +301,7 @@ class Recipe(Record):
             "post_deps": [_describe_dep(d) for d in self.post_deps],
             "exports": list(self.exports) if self.exports is not None else None,
             "reads": list(self.reads),
+            "process_env": list(self.process_env),
             "where": self.where,
         }
 
@@ -343,6 +345,7 @@ def script(  # noqa: F811 - overload variants (typing.overload under TYPE_CHECKI
     inputs: Mapping[str, str | tuple[str, str] | Input] | None = None,
     exports: Iterable[str] | None = None,
     reads: Iterable[str] = (),
+    process_env: Iterable[str] = (),
     cache: bool = False,
     priority: int = 0,
 ) -> Callable[[F], F]: ...
@@ -362,6 +365,7 @@ def script(  # noqa: F811
     inputs: Mapping[str, str | tuple[str, str] | Input] | None = None,
     exports: Iterable[str] | None = None,
     reads: Iterable[str] = (),
+    process_env: Iterable[str] = (),
     cache: bool = False,
     priority: int = 0,
 ) -> F | Callable[[F], F]:
@@ -382,6 +386,11 @@ def script(  # noqa: F811
         reads: glob patterns of further env keys the body reads from above
             (the keys of ``env``, ``inputs``, variation env and dep conditions are
             read implicitly); they enter the cache key.
+        process_env: names of process environment variables the result depends
+            on (``PATH`` for a detector): their values are recorded with a
+            cached result, which is made again when one changes. They stay out
+            of the key, so a change that leaves the result the same
+            invalidates nothing that depends on it.
         cache: whether its result is cached.
         priority: breaks ties between recipes matching one query.
 
@@ -402,6 +411,7 @@ def script(  # noqa: F811
             inputs=inputs,
             exports=exports,
             reads=reads,
+            process_env=process_env,
             cache=cache,
             priority=priority,
         )
@@ -460,6 +470,7 @@ def _make_recipe(func: Callable[..., Any], **kw: Any) -> Recipe:
         inputs=inputs,
         exports=None if kw["exports"] is None else _words(kw["exports"]),
         reads=_words(kw["reads"]),
+        process_env=_words(kw["process_env"]),
         cache=bool(kw["cache"]),
         priority=int(kw["priority"]),
         is_async=bool(code.co_flags & _CO_COROUTINE),

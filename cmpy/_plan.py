@@ -138,10 +138,10 @@ def map_inputs(recipe: Recipe, inputs: Mapping[str, str], *, who: str) -> dict[s
     for name, value in inputs.items():
         spec = recipe.inputs.get(name)
         if spec is None:
-            import difflib
+            from ._suggest import closest
 
             known = sorted(recipe.inputs)
-            close = difflib.get_close_matches(name, known, n=1)
+            close = closest(name, known)
             hint = f"did you mean {close[0]!r}?" if close else None
             listing = ", ".join(known) if known else "none"
             raise UsageError(

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["Registry", "ENTRY_POINT_GROUP", "source_text"]
 
 ENTRY_POINT_GROUP = "cmpy.recipes"
+# the (mtime, size) of each recipe module file as this process last executed it
+_LOADED: dict[str, tuple[int, int]] = {}
 _INDEX_FORMAT = 3
 _INDEX_NAME = "recipe-index.marshal"
 
@@ -83,7 +85,6 @@ class Registry:
         self._by_alias: dict[str, set[str]] = {}
         self._modules: dict[str, _ModuleRecord] = {}
         self._sources: dict[str, _Source] = {}
-        self._loaded_files: dict[str, tuple[int, int]] = {}
         self._dynamic_seen = -1
         self._scanned = False
         self._eps: list[tuple[str, str, list[str]]] = []
@@ -309,7 +310,7 @@ class Registry:
             ) from exc
         try:
             st = os.stat(source.path)
-            self._loaded_files[source.path] = (st.st_mtime_ns, st.st_size)
+            _LOADED[source.path] = (st.st_mtime_ns, st.st_size)
         except OSError:
             pass
         return [_with_fingerprint(r) for r in _model.DEFINED.get(module_name, [])]
@@ -399,6 +400,8 @@ class Registry:
     def _closest(self, query: Query) -> list[str]:
         import difflib
 
+        from ._suggest import closest
+
         words = set(query.tags)
         scored = []
         for entry in self._entries.values():
@@ -411,7 +414,7 @@ class Registry:
         aliases = sorted({e.alias for e in self._entries.values()})
         close = difflib.get_close_matches(text, aliases, n=5, cutoff=0.4)
         for tag in query.tags:
-            for near in difflib.get_close_matches(tag, list(self._by_tag), n=2, cutoff=0.7):
+            for near in closest(tag, self._by_tag, n=2):
                 close += sorted(self._entries[u].alias for u in self._by_tag[near])[:3]
         return list(dict.fromkeys(close))[:5]
 
@@ -425,7 +428,12 @@ class Registry:
                 current = (st.st_mtime_ns, st.st_size)
             except OSError:
                 current = None
-            if body is None or self._loaded_files.get(source.path) != current:
+            loaded = _LOADED.get(source.path)
+            if loaded is None and body is not None and source.module in sys.modules:
+                # imported by name before any registry looked at it (a test, a user's
+                # import): that import is current, and reloading it would reset it
+                loaded = _LOADED[source.path] = current  # type: ignore[assignment]
+            if body is None or loaded != current:
                 self._import(source, reload=True)
                 body = _model.BODIES.get(recipe.uid)
         if body is None:
@@ -472,14 +480,14 @@ def _knows_all(recipe: Recipe, query: Query) -> bool:
 
 
 def _variation_error(recipes: list[Recipe], query: Query) -> VariationError:
-    import difflib
+    from ._suggest import closest
 
     names = query.variations + query.excluded_variations
     known = sorted({n for r in recipes for n in known_names(r)})
     missing = next(
         n for n in names if all(canonical(r, n) is None for r in recipes)
     ) if any(all(canonical(r, n) is None for r in recipes) for n in names) else names[0]
-    close = difflib.get_close_matches(missing, known, n=1, cutoff=0.6)
+    close = closest(missing, known)
     label = recipes[0].alias if len(recipes) == 1 else ", ".join(r.alias for r in recipes)
     return VariationError(
         label,

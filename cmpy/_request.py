@@ -105,10 +105,10 @@ def _wildcard_name(recipe: Recipe, name: str) -> str | None:
 
 
 def _unknown_keyword(recipe: Recipe, name: str) -> UsageError:
-    import difflib
+    from ._suggest import closest
 
     words = sorted(recipe.inputs) + [n.removesuffix(".#") for n in known_names(recipe)]
-    close = difflib.get_close_matches(name, words, n=1)
+    close = closest(name, words)
     inputs = ", ".join(sorted(recipe.inputs)) or "none"
     variations = ", ".join("_" + n for n in known_names(recipe)) or "none"
     return UsageError(

@@ -191,9 +191,10 @@ def run_command(
     if procs is not None and procs.cancelled:
         raise CmpyError(f"{shown!r} was stopped: the run was cancelled")
     if timed_out.is_set():
-        raise CommandFailed(
-            shown, returncode, _tail(output) + f"\n(killed after {timeout:g} s)", _str(log_path)
-        )
+        note = f"(killed after {timeout:g} s)"
+        if not check:
+            return Completed(shown, returncode, output + ("\n" if output else "") + note)
+        raise CommandFailed(shown, returncode, _tail(output) + "\n" + note, _str(log_path))
     if check and returncode != 0:
         raise CommandFailed(shown, returncode, _tail(output), _str(log_path))
     return Completed(shown, returncode, output)

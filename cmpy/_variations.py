@@ -76,10 +76,10 @@ def _group(recipe: Recipe, name: str) -> str | None:
 
 
 def _unknown(recipe: Recipe, name: str, why: str) -> VariationError:
-    import difflib
+    from ._suggest import closest
 
     known = known_names(recipe)
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    close = closest(name, known)
     if not close:
         prefix = name.partition(".")[0]
         close = [k for k in known if k.startswith(prefix + ".#")]

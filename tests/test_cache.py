@@ -341,3 +341,31 @@ def test_a_failed_cached_run_keeps_its_log_where_the_error_says(cmpy_home: Path)
     assert "the details" in Path(info.value.log).read_text()
     assert info.value.log in str(info.value)
     assert not (cmpy_home / "entries").exists() or not list((cmpy_home / "entries").iterdir())
+
+
+def test_process_env_changes_rerun_a_cached_detector_without_invalidating_above(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runs: list[str] = []
+
+    @script(tags="find on path", cache=True, process_env=["FAKE_PATH"])
+    def find_on_path(ctx: Ctx) -> dict[str, str]:
+        runs.append("find")
+        import os
+
+        return {"FOUND": os.environ.get("FAKE_PATH", "").split(":")[0]}
+
+    @script(tags="uses found", cache=True, deps=[Dep("find on path")])
+    def uses(ctx: Ctx) -> dict[str, str]:
+        runs.append("uses")
+        return {"USED": ctx.env["FOUND"]}
+
+    monkeypatch.setenv("FAKE_PATH", "/a:/b")
+    run("uses found", quiet=True)
+    assert run("uses found", quiet=True).cached and runs == ["find", "uses"]
+    monkeypatch.setenv("FAKE_PATH", "/a:/c")  # same first entry: same result
+    again = run("uses found", quiet=True)
+    assert again.cached and runs == ["find", "uses", "find"]
+    monkeypatch.setenv("FAKE_PATH", "/z:/a")  # a new result: the user of it runs again
+    assert run("uses found", quiet=True)["USED"] == "/z"
+    assert runs == ["find", "uses", "find", "find", "uses"]

@@ -219,3 +219,43 @@ def test_progress_lines_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     err = capsys.readouterr().err
     assert "run    noisy" in err and "done   noisy" in err
     assert "cached noisy" in err and "N=1" in err
+
+
+@pytest.mark.parametrize("cached", [True, False])
+def test_a_body_asking_for_itself_is_a_cycle(cached: bool) -> None:
+    @script(tags="loop self", cache=cached)
+    def loop_self(ctx: Ctx) -> dict[str, str]:
+        ctx.run_sync("loop self")
+        return {}
+
+    @script(tags="loop a")
+    async def loop_a(ctx: Ctx) -> dict[str, str]:
+        await ctx.run("loop b")
+        return {}
+
+    @script(tags="loop b", cache=cached)
+    async def loop_b(ctx: Ctx) -> dict[str, str]:
+        await ctx.run("loop a")
+        return {}
+
+    with pytest.raises(DependencyCycle, match="loop-self -> loop self -> loop-self"):
+        run("loop self", quiet=True)
+    with pytest.raises(DependencyCycle):
+        run("loop a", quiet=True, jobs=2)
+
+
+def test_a_timed_out_command_without_check_returns() -> None:
+    @script(tags="slow probe")
+    def slow_probe(ctx: Ctx) -> dict[str, str]:
+        done = ctx.sh_sync(["sh", "-c", "echo started; sleep 5"], check=False, timeout=0.3, quiet=True)
+        return {"RC": str(done.returncode), "OUT": done.output}
+
+    @script(tags="slow strict")
+    def slow_strict(ctx: Ctx) -> dict[str, str]:
+        ctx.sh_sync(["sleep", "5"], timeout=0.3, quiet=True)
+        return {}
+
+    r = run("slow probe", quiet=True)
+    assert r["RC"] != "0" and "started" in r["OUT"] and "killed after 0.3 s" in r["OUT"]
+    with pytest.raises(RecipeFailed, match=r"killed after 0\.3 s"):
+        run("slow strict", quiet=True)
