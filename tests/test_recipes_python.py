@@ -429,5 +429,5 @@ def test_current_is_the_running_interpreter() -> None:
     """`get python3 _current` is the interpreter running cmpy, keyed on it."""
     result = run("get python3 _current", quiet=True)
     assert os.path.realpath(result["CMPY_PYTHON_BIN_WITH_PATH"]) == os.path.realpath(sys.executable)
-    assert result.version == "%d.%d.%d" % sys.version_info[:3]
+    assert result.version == ".".join(str(p) for p in sys.version_info[:3])
     assert run("get python3 _current", quiet=True).cached
