@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["arun", "cache_entries", "find", "home_path", "prepare", "run", "runtime"]
 
 _runtimes: dict[tuple[str, str], tuple[Registry, Cache]] = {}
+_warned: dict[str, str] = {}
 # plans made in this process, by everything that determines them
 _plans: dict[tuple[object, ...], Plan] = {}
 _MAX_PLANS = 64
@@ -38,6 +39,10 @@ def runtime() -> tuple[Registry, Cache]:
         found = (Registry(folder), Cache(folder))
         _runtimes[marker] = found
     found[0].refresh()
+    for path, why in found[0].broken.items():
+        if _warned.get(path) != why:
+            _warned[path] = why
+            sys.stderr.write(f"cmpy: warning: skipping {why}\n")
     return found
 
 

@@ -7,7 +7,6 @@ persisted metadata index); the body it describes is kept apart in
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Mapping
 
 from ._errors import CmpyError, QuerySyntaxError, RecipeDefinitionError
@@ -323,6 +322,8 @@ def _describe_dep(dep: Dep) -> dict[str, Any]:
 
 def uid_for(alias: str) -> str:
     """The stable uid of a recipe that does not declare one: 16 hex digits."""
+    import hashlib
+
     return hashlib.sha256(alias.encode()).hexdigest()[:16]
 
 

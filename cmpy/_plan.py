@@ -9,10 +9,10 @@ cache lookup is possible before anything runs.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 
 from ._errors import CmpyError, DependencyCycle, RecipeNotFound, UsageError
+from ._hash import digest
 from ._model import Dep, Recipe, env_value, version_spec
 from ._query import Query, parse_query
 from ._record import Record, field, replace
@@ -101,7 +101,7 @@ def _matches(have: str | None, want: str) -> bool:
 
 
 def _digest(*parts: object) -> str:
-    return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+    return digest(repr(parts))
 
 
 def reads(recipe: Recipe, deps: tuple[Dep, ...]) -> tuple[set[str], tuple[str, ...]]:

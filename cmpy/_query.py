@@ -9,8 +9,6 @@ aliases and tags.
 
 from __future__ import annotations
 
-import re
-
 from ._errors import QuerySyntaxError
 from ._record import Record
 
@@ -23,7 +21,6 @@ _TAG_FIRST = _ALNUM | GLOB_CHARS
 _TAG_REST = _TAG_FIRST | frozenset("_.+-/:@]")
 _VAR_FIRST = _ALNUM
 _VAR_REST = _ALNUM | frozenset("_+-")
-_WORD = re.compile(r"[^\s,]+")
 
 
 class Query(Record):
@@ -72,9 +69,8 @@ def parse_query(text: str) -> Query:
     excluded: list[str] = []
     variations: list[str] = []
     excluded_variations: list[str] = []
-    for match in _WORD.finditer(text):
-        word = match.group()
-        start, end = match.span()
+    for start, end in _words(text):
+        word = text[start:end]
         if word.startswith("-_"):
             excluded_variations.append(_variation(text, word[2:], start + 2, end))
         elif word.startswith("_"):
@@ -86,6 +82,22 @@ def parse_query(text: str) -> Query:
     return Query(
         _dedup(tags), _dedup(excluded), _dedup(variations), _dedup(excluded_variations)
     )
+
+
+def _words(text: str) -> list[tuple[int, int]]:
+    """The spans of the words of ``text``: runs of characters other than space and comma."""
+    spans = []
+    start = -1
+    for i, char in enumerate(text):
+        if char.isspace() or char == ",":
+            if start >= 0:
+                spans.append((start, i))
+                start = -1
+        elif start < 0:
+            start = i
+    if start >= 0:
+        spans.append((start, len(text)))
+    return spans
 
 
 def _tag(text: str, tag: str, start: int, end: int) -> str:

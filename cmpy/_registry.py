@@ -12,7 +12,6 @@ imports only the modules whose recipes it must actually run.
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
 import pickle
@@ -22,6 +21,7 @@ from types import CodeType
 
 from . import _model
 from ._errors import AmbiguousQuery, CmpyError, RecipeNotFound, VariationError
+from ._hash import digest
 from ._model import Recipe
 from ._query import Query, has_glob
 from ._record import Record, replace
@@ -38,14 +38,15 @@ __all__ = ["Registry", "ENTRY_POINT_GROUP", "source_text"]
 ENTRY_POINT_GROUP = "cmpy.recipes"
 # the (mtime, size) of each recipe module file as this process last executed it
 _LOADED: dict[str, tuple[int, int]] = {}
-_INDEX_FORMAT = 3
+_INDEX_FORMAT = 5
 _INDEX_NAME = "recipe-index.marshal"
 
 
 # what the index keeps of each recipe: alias, uid, tags, priority, the pickled Recipe
 _Summary = tuple[str, str, tuple[str, ...], int, bytes]
 # and of each module: mtime_ns, size, module name, its recipes
-_ModuleRecord = tuple[int, int, str, list[_Summary]]
+# (and why it could not be imported, "" when it could)
+_ModuleRecord = tuple[int, int, str, list[_Summary], str]
 
 
 class _Entry(Record, frozen=False):
@@ -66,6 +67,41 @@ class _Entry(Record, frozen=False):
         return self.recipe
 
 
+class _Table:
+    """Every recipe by uid: summaries from the index, made into entries when first used."""
+
+    def __init__(
+        self, summaries: dict[str, tuple[str, tuple[str, ...], int, str, bytes]], dynamic: dict[str, _Entry]
+    ) -> None:
+        self._summaries = summaries
+        self._dynamic = dynamic
+        self._made: dict[str, _Entry] = {}
+
+    def __contains__(self, uid: object) -> bool:
+        return uid in self._dynamic or uid in self._summaries
+
+    def __getitem__(self, uid: str) -> _Entry:
+        entry = self._dynamic.get(uid) or self._made.get(uid)
+        if entry is None:
+            alias, tags, priority, module, blob = self._summaries[uid]
+            entry = self._made[uid] = _Entry(alias, uid, tuple(tags), priority, module, blob)
+        return entry
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._summaries
+        yield from (uid for uid in self._dynamic if uid not in self._summaries)
+
+    def values(self) -> Iterator[_Entry]:
+        return (self[uid] for uid in self)
+
+    def reuse(self, old: _Table) -> None:
+        """Keep recipes another table already unpickled, where the blob is the same."""
+        for uid, entry in old._made.items():
+            summary = self._summaries.get(uid)
+            if summary is not None and summary[4] is entry.blob:
+                self._made[uid] = entry
+
+
 class _Source(Record):
     """A module file that may define recipes."""
 
@@ -80,9 +116,13 @@ class Registry:
     def __init__(self, index_dir: str | None, *, extra_folders: Iterable[str] = ()) -> None:
         self._index_dir = index_dir
         self._extra_folders = list(extra_folders)
-        self._entries: dict[str, _Entry] = {}
-        self._by_tag: dict[str, set[str]] = {}
-        self._by_alias: dict[str, set[str]] = {}
+        self._entries = _Table({}, {})
+        self._by_tag: dict[str, list[str]] = {}
+        self._by_alias: dict[str, list[str]] = {}
+        # recipe modules that failed to import: path -> why
+        self.broken: dict[str, str] = {}
+        # the index's lookup tables (all but the recipes defined in this process)
+        self._lookup: dict[str, Any] | None = None
         self._modules: dict[str, _ModuleRecord] = {}
         self._sources: dict[str, _Source] = {}
         self._dynamic_seen = -1
@@ -127,49 +167,58 @@ class Registry:
                 modules[path] = old
                 continue
             changed = True
-            recipes = self._import(source, reload=True)
-            modules[path] = (stat[0], stat[1], source.module, [_summary(r) for r in recipes])
+            try:
+                recipes = self._import(source, reload=True)
+            except CmpyError as exc:
+                # one broken module must not stop every command: its recipes are
+                # missing (and said to be) until its file changes
+                modules[path] = (stat[0], stat[1], source.module, [], exc.message)
+                continue
+            modules[path] = (stat[0], stat[1], source.module, [_summary(r) for r in recipes], "")
         if set(modules) != set(old_modules):
             changed = True
         self._sources = {s.path: s for s in sources.values()}
         self._modules = modules
+        self.broken = {path: record[4] for path, record in modules.items() if record[4]}
         self._eps = eps
         self._signature = signature
         self._stats = stats
+        lookup = None if changed or index is None else index.get("lookup")
+        if lookup is None:
+            lookup = _lookup(modules)
+        self._lookup = lookup
         if changed:
             self._write_index(
-                {"entry_points": eps, "modules": modules, "sys_path": signature}
+                {"entry_points": eps, "modules": modules, "sys_path": signature, "lookup": lookup}
             )
         self._rebuild()
         self._scanned = True
 
     def _rebuild(self) -> None:
-        old = self._entries
-        entries: dict[str, _Entry] = {}
-        for _mtime, _size, module, summaries in self._modules.values():
-            for alias, uid, tags, priority, blob in summaries:
-                known = old.get(uid)
-                if known is not None and known.blob is blob:
-                    entries[uid] = known  # keeps the recipe already unpickled
-                else:
-                    entries[uid] = _Entry(alias, uid, tags, priority, module, blob)
+        lookup = self._lookup or _lookup(self._modules)
         known_modules = {s.module for s in self._sources.values()}
+        dynamic: dict[str, _Entry] = {}
         for module, recipes in list(_model.DEFINED.items()):
             if module in known_modules:
                 continue
             for i, recipe in enumerate(recipes):
                 if not recipe.fingerprint:
                     recipe = recipes[i] = _with_fingerprint(recipe)
-                entries[recipe.uid] = _Entry(
+                dynamic[recipe.uid] = _Entry(
                     recipe.alias, recipe.uid, recipe.tags, recipe.priority, module, None, recipe
                 )
-        self._entries = entries
-        by_tag: dict[str, set[str]] = {}
-        by_alias: dict[str, set[str]] = {}
-        for entry in entries.values():
-            for tag in entry.tags:
-                by_tag.setdefault(tag, set()).add(entry.uid)
-            by_alias.setdefault(entry.alias, set()).add(entry.uid)
+        table = _Table(lookup["entries"], dynamic)
+        table.reuse(self._entries)
+        by_tag: dict[str, list[str]] = lookup["by_tag"]
+        by_alias: dict[str, list[str]] = lookup["by_alias"]
+        if dynamic:
+            # recipes defined in this process go on top of the index's tables
+            by_tag, by_alias = dict(by_tag), dict(by_alias)
+            for entry in dynamic.values():
+                for tag in entry.tags:
+                    by_tag[tag] = [*by_tag.get(tag, ()), entry.uid]
+                by_alias[entry.alias] = [*by_alias.get(entry.alias, ()), entry.uid]
+        self._entries = table
         self._by_tag = by_tag
         self._by_alias = by_alias
         self._selected = {}
@@ -203,7 +252,7 @@ class Registry:
                 for path, module in _package_modules(root, package):
                     sources[path] = _Source(module, path, False)
         for folder in self._folders():
-            tag = hashlib.sha256(os.path.abspath(folder).encode()).hexdigest()[:8]
+            tag = digest(os.path.abspath(folder), 4)
             try:
                 names = sorted(os.listdir(folder))
             except OSError:
@@ -342,7 +391,7 @@ class Registry:
         if len(query.tags) == 1 and not query.excluded:
             word = query.tags[0]
             direct = self._by_alias.get(word) or (
-                {word.lower()} if word.lower() in self._entries else None
+                [word.lower()] if word.lower() in self._entries else None
             )
             if direct:
                 return set(direct)
@@ -358,14 +407,14 @@ class Registry:
                     or any(fnmatch.fnmatchcase(t, tag) for t in e.tags)
                 }
             else:
-                hit = self._by_tag.get(tag, set())
-            uids = set(hit) if uids is None else uids & hit
+                hit = set(self._by_tag.get(tag, ()))
+            uids = hit if uids is None else uids & hit
             if not uids:
                 return set()
         if uids is None:
             uids = set(self._entries)
         for tag in query.excluded:
-            uids -= self._by_tag.get(tag, set())
+            uids -= set(self._by_tag.get(tag, ()))
         return uids
 
     def select(self, query: Query) -> Recipe:
@@ -389,7 +438,12 @@ class Registry:
             by_tags = [self._entries[u].load() for u in self._by_words(query)]
             if by_tags:
                 raise _variation_error(by_tags, query)
-            raise RecipeNotFound(text, self._closest(query))
+            error = RecipeNotFound(text, self._closest(query))
+            if self.broken:
+                why = next(iter(sorted(self.broken.items())))[1]
+                more = f" (and {len(self.broken) - 1} more)" if len(self.broken) > 1 else ""
+                error.hint = f"{error.hint}; note: {why}{more}"
+            raise error
         top = max(r.priority for r in found)
         best = [r for r in found if r.priority == top]
         if len(best) == 1:
@@ -508,6 +562,22 @@ def _separating(recipes: list[Recipe]) -> dict[str, str]:
     return out
 
 
+def _lookup(modules: dict[str, _ModuleRecord]) -> dict[str, Any]:
+    """The lookup tables of an index: entries by uid, uids by tag and by alias."""
+    entries: dict[str, tuple[str, tuple[str, ...], int, str, bytes]] = {}
+    by_tag: dict[str, list[str]] = {}
+    by_alias: dict[str, list[str]] = {}
+    for _mtime, _size, module, summaries, _error in modules.values():
+        for alias, uid, tags, priority, blob in summaries:
+            if uid in entries:
+                continue
+            entries[uid] = (alias, tags, priority, module, blob)
+            for tag in tags:
+                by_tag.setdefault(tag, []).append(uid)
+            by_alias.setdefault(alias, []).append(uid)
+    return {"entries": entries, "by_tag": by_tag, "by_alias": by_alias}
+
+
 def _summary(recipe: Recipe) -> _Summary:
     return (recipe.alias, recipe.uid, recipe.tags, recipe.priority, pickle.dumps(recipe, 5))
 
@@ -556,6 +626,8 @@ def _with_fingerprint(recipe: Recipe) -> Recipe:
         return recipe
     body = _model.BODIES.get(recipe.uid)
     meta = replace(recipe, file="", line=0, fingerprint="")
-    digest = hashlib.sha256(repr(meta).encode())
-    digest.update(source_text(body).encode())
-    return replace(recipe, fingerprint=digest.hexdigest()[:32])
+    import hashlib
+
+    fingerprint = hashlib.sha256(repr(meta).encode())
+    fingerprint.update(source_text(body).encode())
+    return replace(recipe, fingerprint=fingerprint.hexdigest()[:32])

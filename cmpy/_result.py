@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
+
+from ._hash import digest
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
 if TYPE_CHECKING:
@@ -152,4 +153,4 @@ def canonical_repr(value: Any) -> str:
 def export_digest(env: Mapping[str, str], state: Mapping[str, Any], version: str | None) -> str:
     """A digest of everything a result hands to its dependents."""
     text = canonical_repr([env, state, version])
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    return digest(text)

@@ -229,3 +229,16 @@ def test_main_in_process_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert doc["recipe"] == "detect-os"
     assert main(["cache", "frob"]) == 2
     assert "unknown cache subcommand" in capsys.readouterr().err
+
+
+def test_a_broken_recipe_module_does_not_stop_the_others(recipe_dir: Callable[[str, str], Path]) -> None:
+    recipe_dir("demo", RECIPES)
+    broken = recipe_dir("broken", "from cmpy import script\n\nthis is not python\n")
+    done = cmpy("run", "demo thing", "-q", "--json")
+    assert done.returncode == 0
+    assert "warning: skipping the recipe module" in done.stderr and str(broken) in done.stderr
+    missing = cmpy("run", "something from broken")
+    assert missing.returncode == 2 and "NameError" in missing.stderr
+    recipe_dir("broken", "from cmpy import script\n\n@script(tags='now fixed')\ndef fixed(ctx):\n    return {}\n")
+    fixed = cmpy("run", "now fixed", "-q")
+    assert fixed.returncode == 0 and "warning" not in fixed.stderr

@@ -165,8 +165,10 @@ def test_bad_character_is_pointed_at(case: tuple[str, int]) -> None:
     message = str(exc)
     assert text in message
     lines = message.splitlines()
-    caret = next(line for line in lines if line.strip().startswith("^"))
-    quoted = lines[lines.index(caret) - 1]
+    # the quoted query is the line that ends with it; the caret line follows it
+    # (the query itself may start with a caret)
+    at = next(i for i, line in enumerate(lines) if line.endswith(text) and line.strip() == text.strip())
+    quoted, caret = lines[at], lines[at + 1]
     assert caret.index("^") == quoted.index(text) + position
     assert repr(text[position]) in exc.reason
 
