@@ -13,6 +13,7 @@ from ._home import home
 from ._plan import Plan, plan
 from ._query import Query, parse_query
 from ._registry import Registry
+from ._report import live_display
 from ._request import make_request
 from ._result import Result
 
@@ -107,6 +108,7 @@ def prepare(
         _plans[signature] = the_plan
     options = Options(
         quiet=quiet,
+        live=live_display(quiet),
         verbose=verbose,
         refresh=refresh,
         jobs=jobs or 0,

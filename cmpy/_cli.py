@@ -199,8 +199,14 @@ def cmd_run(args: _Args) -> int:
         # stdout holds one JSON document: whatever recipes print goes to stderr
         import contextlib
 
-        with contextlib.redirect_stdout(sys.stderr):
-            result = _api.run(query, **run_kwargs, **kwargs)
+        from ._report import LIVE
+
+        token = LIVE.set(False)
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                result = _api.run(query, **run_kwargs, **kwargs)
+        finally:
+            LIVE.reset(token)
         _json(result.to_dict())
         return 0
     result = _api.run(query, **run_kwargs, **kwargs)

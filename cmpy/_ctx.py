@@ -34,6 +34,9 @@ class Ctx:
         deps: results of the deps that have a name, by name.
         recipe: the alias of the recipe running.
         quiet: whether output should stay off the terminal.
+        live: whether a live display (a progress bar redrawn in place) is
+            welcome: stderr is a terminal, the run is not quiet and no JSON
+            document is being written.
     """
 
     __slots__ = (
@@ -47,6 +50,7 @@ class Ctx:
         "deps",
         "env",
         "inputs",
+        "live",
         "quiet",
         "recipe",
         "state",
@@ -66,6 +70,7 @@ class Ctx:
         deps: dict[str, Result],
         quiet: bool,
         path: str | None,
+        live: bool = False,
         make_path: Callable[[], str],
         request: Callable[..., Awaitable[Result]],
         request_sync: Callable[..., Result],
@@ -78,6 +83,7 @@ class Ctx:
         self.version_spec = version_spec
         self.deps = deps
         self.quiet = quiet
+        self.live = live
         self._path = path
         self._make_path = make_path
         self._procs = ProcessSet()
@@ -200,7 +206,7 @@ class Ctx:
         return {
             "dest": os.path.join(self.folder, filename) if filename else self.folder,
             "mirrors": [*overrides, *mirrors],
-            "progress": None if not self.quiet else False,
+            "progress": self.live,
             "log": self.log,
             "cancelled": lambda: self._procs.cancelled,
         }

@@ -54,6 +54,7 @@ class Options(Record):
     """How a run behaves, as the caller asked."""
 
     quiet: bool = False
+    live: bool = False
     verbose: bool = False
     refresh: bool = False
     jobs: int = 0
@@ -251,6 +252,7 @@ class Executor:
             version_spec=node.spec,
             deps=named,
             quiet=self.options.quiet,
+            live=self.options.live,
             path=folder,
             make_path=lambda: self.cache.run_folder(node.recipe.alias),
             request=request,

@@ -5,8 +5,21 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Mapping
+from contextvars import ContextVar
 
-__all__ = ["Reporter"]
+__all__ = ["LIVE", "Reporter", "live_display"]
+
+# whether live displays (progress bars) are welcome: the CLI turns them off
+# for --json, whose reader wants the terminal left alone
+LIVE: ContextVar[bool] = ContextVar("cmpy_live", default=True)
+
+
+def live_display(quiet: bool) -> bool:
+    """Whether a body may draw a live display: on a terminal, not quiet, not --json."""
+    if quiet or not LIVE.get():
+        return False
+    isatty = getattr(sys.stderr, "isatty", None)
+    return bool(callable(isatty) and isatty())
 
 
 def _fmt_duration(seconds: float) -> str:

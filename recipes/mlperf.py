@@ -273,9 +273,8 @@ class Bench:
         self.model = ctx.deps.get("model")
         self.versions = versions
         self.loadgen = ctx.deps["loadgen"]["CMPY_MLPERF_LOADGEN_VERSION"]
-        # on a terminal, a live line while LoadGen runs; never with --quiet, and
-        # never under --json, whose CLI hands recipes stderr as their stdout
-        self.progress = not ctx.quiet and sys.stdout is not sys.stderr
+        # on a terminal, a live line while LoadGen runs; never quiet, never --json
+        self.progress = ctx.live
         self.dataset = self._dataset()
         self.printed: list[str] = []
 

@@ -414,3 +414,16 @@ def test_the_running_interpreter_is_in_the_environment() -> None:
     assert run("ignores python", quiet=True)["SEEN"] == "False"
     other = run("which python", env={"CMPY_HOST_PYTHON": "/other/python"}, quiet=True)
     assert other["PY"] == "/other/python" and not other.cached
+
+
+def test_ctx_live_is_off_when_not_on_a_terminal_or_quiet() -> None:
+    seen: list[bool] = []
+
+    @script(tags="live probe")
+    def live_probe(ctx: Ctx) -> dict[str, str]:
+        seen.append(ctx.live)
+        return {}
+
+    run("live probe")
+    run("live probe", quiet=True)
+    assert seen == [False, False]  # pytest's stderr is not a terminal

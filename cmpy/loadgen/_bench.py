@@ -36,6 +36,7 @@ def run_benchmark(
     threads: int | None = None,
     quiet: bool = False,
     calibrate: bool = True,
+    label_offset: int = 0,
 ) -> ResultRecord:
     """Run LoadGen once and return what its logs say, scored when labels exist.
 
@@ -51,6 +52,8 @@ def run_benchmark(
     :param quiet: no progress line (there is none off a terminal anyway).
     :param calibrate: measure before the run; without it, unset figures
         take mlperf.conf's values, which rarely fit.
+    :param label_offset: subtracted from each prediction before it is scored
+        (1 for a model with a background class, such as MLPerf's ResNet50).
     :raises UsageError: bad arguments, or a user.conf that does not parse.
     :raises BackendError: the backend could not load or failed mid-run.
     :raises ToolNotFound: mlperf_loadgen or numpy is missing.
@@ -101,7 +104,9 @@ def run_benchmark(
     record = parse_detail_log(out)
     accuracy = None
     if settings.mode is Mode.ACCURACY and dataset.labels is not None and stats.output_dtype:
-        accuracy = score_classification(out, dataset.labels, dtype=stats.output_dtype)
+        accuracy = score_classification(
+            out, dataset.labels, dtype=stats.output_dtype, label_offset=label_offset
+        )
     notes = settings.notes + cap_notes + (calibration.notes if calibration else ())
     record = record.replace(
         accuracy=accuracy,
