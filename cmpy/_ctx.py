@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 
 from ._shell import Completed, ProcessSet, run_command, stderr_echo
 
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
+    from ._cache import KeyLock
     from ._download import DownloadResult
     from ._result import Result
 
@@ -42,6 +44,7 @@ class Ctx:
     __slots__ = (
         "_commands",
         "_log_name",
+        "_make_lock",
         "_make_path",
         "_path",
         "_procs",
@@ -74,6 +77,7 @@ class Ctx:
         make_path: Callable[[], str],
         request: Callable[..., Awaitable[Result]],
         request_sync: Callable[..., Result],
+        make_lock: Callable[[str], KeyLock],
     ) -> None:
         self.recipe = recipe
         self.env = env
@@ -89,6 +93,7 @@ class Ctx:
         self._procs = ProcessSet()
         self._request = request
         self._request_sync = request_sync
+        self._make_lock = make_lock
         self._log_name = "cmpy-run.log"
         self._commands = 0
 
@@ -301,6 +306,35 @@ class Ctx:
             lambda: self.extract_sync(archive, target, strip_components=strip_components),
             abandon_on_cancel=True,
         )
+
+    @contextmanager
+    def lock_sync(self, name: str) -> Iterator[None]:
+        """Hold an inter-process lock on a named resource (for plain ``def`` bodies).
+
+        Recipes that must not touch one thing at the same time (two ``pip
+        install`` runs into one interpreter) take the same name. The OS drops
+        the lock when a process dies.
+        """
+        lock = self._make_lock(name)
+        if not lock.try_acquire():
+            self.log(f"waiting for {name}")
+            lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
+
+    @asynccontextmanager
+    async def lock(self, name: str) -> AsyncIterator[None]:
+        """:meth:`lock_sync` for ``async def`` bodies (waits without blocking the loop)."""
+        lock = self._make_lock(name)
+        if not lock.try_acquire():
+            self.log(f"waiting for {name}")
+            await lock.acquire_async()
+        try:
+            yield
+        finally:
+            lock.release()
 
     def kill(self) -> None:
         """Kill every command this run started (used when the run is cancelled)."""

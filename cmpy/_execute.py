@@ -255,6 +255,7 @@ class Executor:
             live=self.options.live,
             path=folder,
             make_path=lambda: self.cache.run_folder(node.recipe.alias),
+            make_lock=lambda name: self.cache.lock("resource-" + _digest_name(name)),
             request=request,
             request_sync=request_sync,
         )
@@ -707,6 +708,12 @@ class Executor:
             return built[key]
 
         return visit(self.root)
+
+
+def _digest_name(name: str) -> str:
+    from ._hash import digest
+
+    return digest(name)
 
 
 def _inherited(key: str, value: Any, deps: Sequence[Result | None]) -> bool:

@@ -553,7 +553,10 @@ def get_generic_python_lib(ctx: Ctx) -> Result:
         have = f" (found {found[0]})" if found is not None else ""
         ctx.log(f"installing {package}{spec}{have} into {python}")
         cmd = pip_command(python, package + spec, ctx.env)
-        done = ctx.sh_sync(cmd, check=False)
+        # two pip runs into one interpreter (two packages asked for at once, or
+        # two cmpy processes) can leave it half-installed: one at a time
+        with ctx.lock_sync(f"pip {os.path.realpath(python)}"):
+            done = ctx.sh_sync(cmd, check=False)
         shown = done.command
         if not done.ok:
             raise PackageNotInstalled(

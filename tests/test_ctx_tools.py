@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,3 +85,40 @@ def test_corrupt_archive_fails_cleanly(tmp_path: Path) -> None:
         run("unpack broken", quiet=True)
     assert "broken.tar.gz" in str(info.value)
     assert info.value.chain == ("unpack",)
+
+
+def test_named_locks_serialise_bodies() -> None:
+    import time
+
+    import anyio
+
+    spans: list[tuple[float, float]] = []
+
+    for i in range(3):
+
+        @script(tags=f"locker l{i}", alias=f"locker-l{i}")
+        def locker(ctx: Ctx) -> dict[str, str]:
+            with ctx.lock_sync("the one printer"):
+                start = time.monotonic()
+                time.sleep(0.1)
+                spans.append((start, time.monotonic()))
+            return {}
+
+    @script(tags="async locker")
+    async def async_locker(ctx: Ctx) -> dict[str, str]:
+        async with ctx.lock("the one printer"):
+            start = time.monotonic()
+            await anyio.sleep(0.1)
+            spans.append((start, time.monotonic()))
+        return {}
+
+    from cmpy import Dep
+
+    @script(tags="all lockers", deps=[Dep(f"locker l{i}") for i in range(3)] + [Dep("async locker")])
+    def all_lockers(ctx: Ctx) -> dict[str, str]:
+        return {}
+
+    run("all lockers", jobs=4, quiet=True)
+    spans.sort()
+    assert len(spans) == 4
+    assert all(b[0] >= a[1] for a, b in itertools.pairwise(spans))
