@@ -115,6 +115,30 @@ def _make_init(
 _MISSING = object()
 
 
+def _lazy_init(
+    cls: type, names: tuple[str, ...], defaults: dict[str, Any], kw_only: bool
+) -> Callable[..., None]:
+    """An ``__init__`` that compiles the real one on its first call.
+
+    Compiling an ``__init__`` per record class costs start-up time for classes
+    a command may never instantiate.
+    """
+    if not kw_only:  # a field without a default after one with: an error now, not later
+        seen_default = False
+        for name in names:
+            if name in defaults:
+                seen_default = True
+            elif seen_default:
+                raise TypeError(f"field {name!r} without a default follows a field with one")
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        real = _make_init(names, defaults, kw_only, cls.__module__)
+        cls.__init__ = real  # type: ignore[misc]
+        real(self, *args, **kwargs)
+
+    return __init__
+
+
 @dataclass_transform(frozen_default=True, field_specifiers=(field,))
 class _RecordMeta(type):
     def __new__(
@@ -145,10 +169,7 @@ class _RecordMeta(type):
         namespace["__record_fields__"] = all_names
         namespace["__record_defaults__"] = defaults
         namespace["__match_args__"] = all_names
-        if "__init__" not in namespace and names:
-            namespace["__init__"] = _make_init(
-                all_names, defaults, kw_only, namespace.get("__module__", "")
-            )
+        make_init = "__init__" not in namespace and bool(names)
         # set on every class, so that a mutable record never inherits a frozen
         # base's guards (nor a frozen one a mutable base's missing hash)
         if frozen:
@@ -159,7 +180,10 @@ class _RecordMeta(type):
             namespace.setdefault("__setattr__", object.__setattr__)
             namespace.setdefault("__delattr__", object.__delattr__)
             namespace.setdefault("__hash__", None)
-        return super().__new__(mcls, name, bases, namespace, **kwargs)
+        cls = super().__new__(mcls, name, bases, namespace, **kwargs)
+        if make_init:
+            cls.__init__ = _lazy_init(cls, all_names, defaults, kw_only)  # type: ignore[misc]
+        return cls
 
 
 class Record(metaclass=_RecordMeta):
