@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -175,28 +176,16 @@ def bench_server_null(duration_ms: int, steps: int) -> dict[str, Any]:
     return {"highest_valid_qps": low, "first_invalid_qps": high, "tried": tried}
 
 
-def digits_model(folder: Path) -> tuple[Path, Any, Any]:
-    from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import FloatTensorType
-    from sklearn.datasets import load_digits
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import train_test_split
+def digits_model(home: Path) -> tuple[Path, Any, Any]:
+    """The embedded default's model and held-out data, made by its recipes in ``home``."""
+    os.environ["CMPY_HOME"] = str(home)
+    import cmpy
 
-    features, target = load_digits(return_X_y=True)
-    features = (features / 16.0).astype(np.float32)
-    x_train, x_test, y_train, y_test = train_test_split(
-        features, target, test_size=0.2, random_state=0, stratify=target
-    )
-    model = LogisticRegression(max_iter=1000).fit(x_train, y_train)
-    onnx_model = convert_sklearn(
-        model,
-        initial_types=[("input", FloatTensorType([None, 64]))],
-        options={id(model): {"zipmap": False}},
-        target_opset=17,
-    )
-    path = folder / "digits.onnx"
-    path.write_bytes(onnx_model.SerializeToString())
-    return path, x_test, y_test
+    model = cmpy.run("get ml-model digits _onnx", quiet=True)
+    data = cmpy.run("get preprocessed dataset digits _val", quiet=True)
+    inputs = np.load(data["CMPY_DATASET_PREPROCESSED_DATA_PATH"])
+    labels = np.load(data["CMPY_DATASET_PREPROCESSED_LABELS_PATH"])
+    return Path(model["CMPY_ML_MODEL_FILE_WITH_PATH"]), inputs, labels
 
 
 def bench_offline_digits(duration_ms: int, max_batchsize: int) -> dict[str, Any]:
