@@ -237,6 +237,8 @@ def _print_tree(result: Any) -> None:
             return
         seen.add(res.key)
         child_prefix = prefix if top else prefix + ("    " if last else "│   ")
+        for line in res.state.get("said", ()):
+            _out(f"{child_prefix}{'│' if res.deps else ' '}   > {line}")
         for i, dep in enumerate(res.deps):
             show(dep, child_prefix, i == len(res.deps) - 1, False)
 

@@ -39,6 +39,9 @@ class Ctx:
         live: whether a live display (a progress bar redrawn in place) is
             welcome: stderr is a terminal, the run is not quiet and no JSON
             document is being written.
+        dry_run: the body runs under ``--dry-run`` (only recipes declared
+            ``dry_run_safe``): it must change nothing, and say what it would do.
+        said: what the body said through :meth:`log`, in order.
     """
 
     __slots__ = (
@@ -51,11 +54,13 @@ class Ctx:
         "_request",
         "_request_sync",
         "deps",
+        "dry_run",
         "env",
         "inputs",
         "live",
         "quiet",
         "recipe",
+        "said",
         "state",
         "variations",
         "version_spec",
@@ -74,6 +79,7 @@ class Ctx:
         quiet: bool,
         path: str | None,
         live: bool = False,
+        dry_run: bool = False,
         make_path: Callable[[], str],
         request: Callable[..., Awaitable[Result]],
         request_sync: Callable[..., Result],
@@ -88,6 +94,8 @@ class Ctx:
         self.deps = deps
         self.quiet = quiet
         self.live = live
+        self.dry_run = dry_run
+        self.said: list[str] = []
         self._path = path
         self._make_path = make_path
         self._procs = ProcessSet()
@@ -113,6 +121,7 @@ class Ctx:
 
     def log(self, message: str) -> None:
         """Say something about the run on stderr (unless quiet) and in the run log."""
+        self.said.append(message)
         if not self.quiet:
             sys.stderr.write(f"  [{self.recipe}] {message}\n")
             sys.stderr.flush()

@@ -227,6 +227,8 @@ class Executor:
         folder: str | None,
         request: Callable[..., Any],
         request_sync: Callable[..., Result],
+        *,
+        dry_run: bool = False,
     ) -> Ctx:
         env = dict(node.env)
         state: dict[str, Any] = {}
@@ -251,8 +253,9 @@ class Executor:
             variations=node.variations,
             version_spec=node.spec,
             deps=named,
-            quiet=self.options.quiet,
-            live=self.options.live,
+            quiet=self.options.quiet or dry_run,
+            live=self.options.live and not dry_run,
+            dry_run=dry_run,
             path=folder,
             make_path=lambda: self.cache.run_folder(node.recipe.alias),
             make_lock=lambda name: self.cache.lock("resource-" + _digest_name(name)),
@@ -693,6 +696,11 @@ class Executor:
                         None,
                     )
             status = "cached" if entry is not None else ("run" if node.recipe.cache else "run (not cached)")
+            if entry is None and node.recipe.dry_run_safe:
+                previewed = self._preview_body(node, children, status)
+                if previewed is not None:
+                    built[key] = previewed
+                    return previewed
             built[key] = Result(
                 env=dict(entry.env) if entry else {},
                 state={"plan": status},
@@ -708,6 +716,41 @@ class Executor:
             return built[key]
 
         return visit(self.root)
+
+    def _preview_body(self, node: Node, children: tuple[Result, ...], status: str) -> Result | None:
+        """Run a ``dry_run_safe`` body under ``--dry-run``, if its deps' results are known."""
+        deps = list(children[: len(node.deps)])
+        if any(not (d.cached or d.state.get("previewed")) for d in deps):
+            return None  # a dep that would run: its result, and so this one's, is unknown
+
+        def request_sync(query: str, inherited: dict[str, str], kwargs: dict[str, Any]) -> Result:
+            raise CmpyError(f"{node.recipe.alias} asked for {query!r} under --dry-run")
+
+        async def request(query: str, inherited: dict[str, str], kwargs: dict[str, Any]) -> Result:
+            return request_sync(query, inherited, kwargs)
+
+        ctx = self._make_ctx(node, deps, None, request, request_sync, dry_run=True)
+        body = self.registry.body(node.recipe)
+        try:
+            if node.recipe.is_async:
+                import anyio
+
+                returned = anyio.run(body, ctx)
+            else:
+                returned = body(ctx)
+            env, state, version = _unpack(returned, node.recipe.alias)
+        except Exception as exc:
+            raise self._failed(node, exc, ctx) from (None if isinstance(exc, CmpyError) else exc)
+        return Result(
+            env=env,
+            state={**state, "plan": status + ", previewed", "previewed": True, "said": list(ctx.said)},
+            version=version,
+            recipe=node.recipe.alias,
+            variations=node.variations,
+            deps=children,
+            key=node.key,
+            dry_run=True,
+        )
 
 
 def _digest_name(name: str) -> str:

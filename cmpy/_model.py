@@ -251,6 +251,7 @@ class Recipe(Record):
     exports: tuple[str, ...] | None = None
     reads: tuple[str, ...] = ()
     process_env: tuple[str, ...] = ()
+    dry_run_safe: bool = False
     cache: bool = False
     priority: int = 0
     is_async: bool = False
@@ -347,6 +348,7 @@ def script(  # noqa: F811 - overload variants (typing.overload under TYPE_CHECKI
     exports: Iterable[str] | None = None,
     reads: Iterable[str] = (),
     process_env: Iterable[str] = (),
+    dry_run_safe: bool = False,
     cache: bool = False,
     priority: int = 0,
 ) -> Callable[[F], F]: ...
@@ -367,6 +369,7 @@ def script(  # noqa: F811
     exports: Iterable[str] | None = None,
     reads: Iterable[str] = (),
     process_env: Iterable[str] = (),
+    dry_run_safe: bool = False,
     cache: bool = False,
     priority: int = 0,
 ) -> F | Callable[[F], F]:
@@ -392,6 +395,8 @@ def script(  # noqa: F811
             cached result, which is made again when one changes. They stay out
             of the key, so a change that leaves the result the same
             invalidates nothing that depends on it.
+        dry_run_safe: the body may run under ``--dry-run`` (with ``ctx.dry_run``
+            set) to say what it would do: it must change nothing then.
         cache: whether its result is cached.
         priority: breaks ties between recipes matching one query.
 
@@ -413,6 +418,7 @@ def script(  # noqa: F811
             exports=exports,
             reads=reads,
             process_env=process_env,
+            dry_run_safe=dry_run_safe,
             cache=cache,
             priority=priority,
         )
@@ -472,6 +478,7 @@ def _make_recipe(func: Callable[..., Any], **kw: Any) -> Recipe:
         exports=None if kw["exports"] is None else _words(kw["exports"]),
         reads=_words(kw["reads"]),
         process_env=_words(kw["process_env"]),
+        dry_run_safe=bool(kw["dry_run_safe"]),
         cache=bool(kw["cache"]),
         priority=int(kw["priority"]),
         is_async=bool(code.co_flags & _CO_COROUTINE),

@@ -63,6 +63,7 @@ def _package_manager(distro: str, like: str) -> str:
     },
     env={"CMPY_OS_RELEASE_FILE": "/etc/os-release"},
     exports=["CMPY_HOST_OS_*", "CMPY_HOST_PLATFORM_*"],
+    dry_run_safe=True,
 )
 def detect_os(ctx: Ctx) -> Result:
     """Detect the operating system: name, version, distro, kernel, architecture."""
@@ -228,6 +229,7 @@ def _from_sysctl(ctx: Ctx) -> dict[str, str | int | list[str]]:
         "CMPY_CPU_SYSFS_DIR": "/sys/devices/system/cpu",
     },
     exports=["CMPY_HOST_CPU_*"],
+    dry_run_safe=True,
 )
 def detect_cpu(ctx: Ctx) -> dict[str, str]:
     """Detect the CPU: model, vendor, sockets, physical and logical cores, flags, caches."""

@@ -278,6 +278,7 @@ def _shortcuts() -> dict[str, Variation]:
     # run is cheap and idempotent. It exports only the binary's path, a stable
     # fact, so cached recipes that depend on it keep their entries.
     cache=False,
+    dry_run_safe=True,
     deps=[Dep("detect os", name="os")],
     variations={
         "name.#": Variation(env={"CMPY_SYS_UTIL_NAME": "#"}, help="any tool by name"),
@@ -321,7 +322,8 @@ def get_generic_sys_util(ctx: Ctx) -> Result:
     manager = ctx.env.get("CMPY_SYS_UTIL_PACKAGE_MANAGER") or ctx.env.get(
         "CMPY_HOST_OS_PACKAGE_MANAGER", ""
     )
-    print_only = ctx.env.get("CMPY_SYS_UTIL_PRINT_ONLY", "").lower() in _TRUE
+    # under --dry-run the body runs only to say what it would do
+    print_only = ctx.dry_run or ctx.env.get("CMPY_SYS_UTIL_PRINT_ONLY", "").lower() in _TRUE
     found = _detect(ctx, name, manager)
     if found is not None and not print_only:
         return Result(env=found)

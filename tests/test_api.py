@@ -393,7 +393,8 @@ def test_dry_run_reports_cache_status() -> None:
     plan = run("cached thing", dry_run=True, quiet=True)
     assert plan.dry_run and not plan.cached
     assert plan.state["plan"] == "run"
-    assert plan.deps[0].state["plan"] == "run (not cached)"
+    assert plan.deps[0].state["plan"] == "run (not cached), previewed"
+    assert plan.deps[0]["CMPY_HOST_OS_NAME"]  # detect os is dry-run safe: it ran to tell
     run("cached thing", quiet=True)
     plan = run("cached thing", dry_run=True, quiet=True)
     assert plan.cached and plan.state["plan"] == "cached"

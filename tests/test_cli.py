@@ -121,7 +121,7 @@ def test_dry_run_prints_the_plan_tree(recipe_dir: Callable[[str, str], Path]) ->
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("demo-thing _small  [run]")
-    assert "└── detect-os  [run (not cached)]" in lines[1]
+    assert "└── detect-os  [run (not cached), previewed]" in lines[1]
     cmpy("run", "demo thing", "-q")
     assert "[cached]" in cmpy("run", "demo thing", "--dry-run").stdout.splitlines()[0]
 

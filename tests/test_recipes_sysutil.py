@@ -184,6 +184,19 @@ def test_print_only_on_the_command_line(host: Host, capsys: pytest.CaptureFixtur
     assert host.log("apt-get") == []
 
 
+def test_dry_run_prints_the_install_command(host: Host, capsys: pytest.CaptureFixture[str]) -> None:
+    """`cmpy run ... --dry-run` runs nothing, and says the command it would run."""
+    host.as_user(1000)
+    host.with_sudo()
+    argv = ["run", "get generic-sys-util _wget", "--dry-run", "--package_manager=apt-get"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "get-generic-sys-util _name.wget _wget  [run (not cached), previewed]" in out
+    assert "> wget is missing; the command that installs it: " in out
+    assert "sudo -n DEBIAN_FRONTEND=noninteractive apt-get install -y wget" in out
+    assert host.log("apt-get") == [] and host.log("sudo") == []
+
+
 def test_print_only_of_an_installed_tool_also_says_where_it_is(host: Host) -> None:
     host.as_user(0)
     wget = fake_exe(host.bin, "wget", printing("GNU Wget"))
