@@ -93,6 +93,18 @@ def expand_modes(value: str | Mode) -> tuple[Mode, ...]:
     return (Mode.parse(value),)
 
 
+# the whole-number settings that go to TestSettings under the same names
+_COUNTS = (
+    "min_duration_ms",
+    "max_duration_ms",
+    "min_query_count",
+    "max_query_count",
+    "qsl_rng_seed",
+    "sample_index_rng_seed",
+    "schedule_rng_seed",
+)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LoadgenSettings:
     """What LoadGen is asked to do; ``None`` means "the default" (see :meth:`describe`).
@@ -136,15 +148,7 @@ class LoadgenSettings:
                 f"model name {self.model!r} must be one word without dots",
                 hint="it is matched against user.conf lines 'model.Scenario.key'",
             )
-        for name in (
-            "min_duration_ms",
-            "max_duration_ms",
-            "min_query_count",
-            "max_query_count",
-            "qsl_rng_seed",
-            "sample_index_rng_seed",
-            "schedule_rng_seed",
-        ):
+        for name in _COUNTS:
             _check_int(name, getattr(self, name), minimum=0)
         _check_int("samples_per_query", self.samples_per_query, minimum=1)
         _check_int("performance_sample_count", self.performance_sample_count, minimum=1)
@@ -276,15 +280,7 @@ class LoadgenSettings:
         )
         if not self.official and "min_duration" not in in_file:
             ts.min_duration_ms = UNOFFICIAL_MIN_DURATION_MS
-        for name in (
-            "min_duration_ms",
-            "max_duration_ms",
-            "min_query_count",
-            "max_query_count",
-            "qsl_rng_seed",
-            "sample_index_rng_seed",
-            "schedule_rng_seed",
-        ):
+        for name in _COUNTS:
             if (value := getattr(self, name)) is not None:
                 setattr(ts, name, int(value))
         if self.performance_sample_count is not None:
