@@ -19,10 +19,9 @@ from ._result import Result
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
 if TYPE_CHECKING:
-    from pathlib import Path
     from typing import Any
 
-__all__ = ["arun", "cache_entries", "find", "home_path", "prepare", "run", "runtime"]
+__all__ = ["arun", "cache_entries", "find", "prepare", "run", "runtime"]
 
 _runtimes: dict[tuple[str, str], tuple[Registry, Cache]] = {}
 _warned: dict[str, str] = {}
@@ -245,10 +244,3 @@ def cache_entries(query: str | Query = "") -> list[Any]:
         if wanted <= labels and not excluded & labels:
             out.append(entry)
     return sorted(out, key=lambda e: (e.recipe, e.variations, -e.created))
-
-
-def home_path() -> Path:
-    """The cmpy home in use."""
-    from pathlib import Path
-
-    return Path(home())

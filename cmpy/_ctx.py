@@ -45,7 +45,6 @@ class Ctx:
     """
 
     __slots__ = (
-        "_commands",
         "_log_name",
         "_make_lock",
         "_make_path",
@@ -103,7 +102,6 @@ class Ctx:
         self._request_sync = request_sync
         self._make_lock = make_lock
         self._log_name = "cmpy-run.log"
-        self._commands = 0
 
     @property
     def path(self) -> Path:

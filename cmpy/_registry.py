@@ -497,9 +497,6 @@ class Registry:
             )
         return body
 
-    def __iter__(self) -> Iterator[Recipe]:
-        return iter(self.all())
-
 
 def _site_signature() -> list[tuple[str, int]]:
     """The mtimes of the site-packages folders on sys.path.
