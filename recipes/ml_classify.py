@@ -17,8 +17,9 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from cmpy import Ctx, Dep, Result, UsageError, Variation, script
-from recipes.ml_common import IMAGE_SUFFIXES, local_path, need_packages
-from recipes.ml_imagenet import preprocess_image
+
+from .ml_common import IMAGE_SUFFIXES, local_path, need_packages
+from .ml_imagenet import preprocess_image
 
 if TYPE_CHECKING:
     import numpy.typing as npt

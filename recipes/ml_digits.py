@@ -17,7 +17,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cmpy import Ctx, Dep, Result, Variation, script
-from recipes.ml_common import need_packages, onnx_session
+
+from .ml_common import need_packages, onnx_session
 
 if TYPE_CHECKING:
     import numpy.typing as npt

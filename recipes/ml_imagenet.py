@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cmpy import CmpyError, Ctx, Dep, Input, Result, UsageError, Variation, script
-from recipes.ml_common import (
+
+from .ml_common import (
     CROP_TO,
     IMAGE_SUFFIXES,
     RESIZE_TO,

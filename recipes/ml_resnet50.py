@@ -18,7 +18,8 @@ import os
 from typing import NamedTuple
 
 from cmpy import Ctx, Input, Result, UsageError, Variation, script
-from recipes.ml_common import dims, keyed_path, need_packages, onnx_session
+
+from .ml_common import dims, keyed_path, need_packages, onnx_session
 
 
 class Published(NamedTuple):

@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cmpy import Ctx, Dep, Result, ToolNotFound, UsageError, Variation, script
-from recipes.ml_common import HOST_PYTHON_ADR, need_packages
-from recipes.mlperf_search import MAX_PROBES, find_performance
+
+from .ml_common import HOST_PYTHON_ADR, need_packages
+from .mlperf_search import MAX_PROBES, find_performance
 
 if TYPE_CHECKING:
     from cmpy.loadgen import Backend, Dataset, LoadgenSettings, ResultRecord

@@ -21,7 +21,8 @@ from cmpy import Result, UsageError
 
 if TYPE_CHECKING:
     from cmpy.loadgen import Backend, LoadgenSettings
-    from recipes.mlperf import Bench
+
+    from .mlperf import Bench
 
 # each probe's minimum duration unless --min_duration says, how many probes
 # the Server search may run, and when a bracket is narrow enough

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import cmpy
-import recipes
+import cmpy.recipes
 
 
 def _public_modules(package: object) -> list[str]:
     names = []
     for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):  # type: ignore[attr-defined]
+        # cmpy.recipes (installed there from recipes/) is the recipe library, found
+        # through its entry point, not an API
+        if info.name.startswith("cmpy.recipes"):
+            continue
         if not any(part.startswith("_") for part in info.name.split(".")):
             names.append(info.name)
     return names
@@ -41,7 +47,9 @@ def test_importing_cmpy_is_light() -> None:
 
 def test_recipe_modules_import_nothing_heavy() -> None:
     """Built-in recipe modules keep heavy imports inside their bodies."""
-    names = [info.name for info in pkgutil.iter_modules(recipes.__path__, "recipes.")]
+    names = [
+        info.name for info in pkgutil.iter_modules(cmpy.recipes.__path__, "cmpy.recipes.")
+    ]
     code = (
         "import sys, importlib;"
         f"[importlib.import_module(n) for n in {names!r}];"
@@ -50,3 +58,37 @@ def test_recipe_modules_import_nothing_heavy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_no_top_level_recipes_package() -> None:
+    """The built-in recipes install as cmpy.recipes: a top-level `recipes` would clash with
+    PyPI's package of that name and with any project's own `recipes` module."""
+    code = (
+        "import importlib.util, sys;"
+        "sys.path[:] = [p for p in sys.path if p not in ('', '.')];"
+        "print(importlib.util.find_spec('recipes'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/"
+    )
+    assert out.stdout.strip() == "None"
+    from importlib.metadata import entry_points
+
+    values = {ep.value for ep in entry_points(group="cmpy.recipes")}
+    assert "cmpy.recipes" in values
+    assert "recipes" not in values
+
+
+def test_a_project_module_named_recipes_does_not_hide_the_built_ins(tmp_path: Path) -> None:
+    """A user's own `recipes` module on sys.path leaves cmpy's recipes where they are."""
+    (tmp_path / "recipes.py").write_text("raise SystemExit('the user module was imported')\n")
+    env = {**os.environ, "CMPY_HOME": str(tmp_path / "home"), "PYTHONPATH": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-m", "cmpy", "find", "detect os"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "detect-os" in out.stdout

@@ -9,7 +9,7 @@ import pytest
 from _fakebin import fake_exe, only_path, printing
 
 from cmpy import Ctx, Dep, ToolNotFound, VersionConflict, run, script
-from recipes.cuda import parse_gpus
+from cmpy.recipes.cuda import parse_gpus
 
 
 def nvcc_output(version: str) -> str:

@@ -204,7 +204,7 @@ def test_packages_are_those_of_the_running_interpreter() -> None:
 
 
 def test_resnet50_defaults_are_the_published_files() -> None:
-    from recipes.ml_resnet50 import RESNET50
+    from cmpy.recipes.ml_resnet50 import RESNET50
 
     onnx11 = RESNET50[("onnx", "fp32", "11")]
     assert onnx11.url == "https://zenodo.org/record/4735647/files/resnet50_v1.onnx"

@@ -24,7 +24,7 @@ import pytest
 from _httpserver import closed_port_url
 
 from cmpy import Result, ToolNotFound, UsageError, VersionConflict, run
-from recipes.python import normalize_name, pip_command, runs_here, venv_python
+from cmpy.recipes.python import normalize_name, pip_command, runs_here, venv_python
 
 # -- fake interpreters ---------------------------------------------------------
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cmpy import run
-from recipes.system import parse_cpuinfo, parse_os_release
+from cmpy.recipes.system import parse_cpuinfo, parse_os_release
 
 OS_RELEASE = """\
 PRETTY_NAME="Ubuntu 22.04.4 LTS"

@@ -12,7 +12,7 @@ from _fakebin import CHMOD, ENV, fake_exe, only_path, printing
 import cmpy
 from cmpy import CmpyError, Ctx, Dep, ToolNotFound, UsageError, run, script
 from cmpy._cli import main
-from recipes.sysutil import env_name, manual_command, package_for, tool_for
+from cmpy.recipes.sysutil import env_name, manual_command, package_for, tool_for
 
 # The fake apt-get logs "DEBIAN_FRONTEND|args" and, for "install PKG", puts an
 # executable PKG in the bin folder and a marker the fake dpkg-query reads.
