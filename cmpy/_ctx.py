@@ -343,6 +343,16 @@ class Ctx:
         finally:
             lock.release()
 
+    @property
+    def cancelled(self) -> bool:
+        """Whether this run is being cancelled (Ctrl-C, a signal, or another recipe failed).
+
+        Commands it started are killed and new ones refused; a body that
+        works for long without commands (a training loop, a benchmark)
+        polls this and stops early, raising :class:`cmpy.Interrupted`.
+        """
+        return self._procs.cancelled
+
     def kill(self) -> None:
         """Kill every command this run started (used when the run is cancelled)."""
         self._procs.kill_all()

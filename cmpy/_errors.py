@@ -17,6 +17,7 @@ __all__ = [
     "CommandFailed",
     "DependencyCycle",
     "DownloadError",
+    "Interrupted",
     "QuerySyntaxError",
     "RecipeDefinitionError",
     "RecipeFailed",
@@ -269,6 +270,47 @@ class ArchiveError(CmpyError):
             f"cannot extract {archive}: {problem}",
             hint="nothing was extracted; check the archive or download it again",
         )
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was stopped by Ctrl-C (SIGINT), SIGTERM or SIGHUP.
+
+    ``what`` says what was running (``"app-mlperf-inference: the Offline
+    performance run"``), ``note`` what became of its partial results, and
+    ``signal_name`` which signal it was; the command line prints it as one
+    line and exits with 128 + the signal's number (130 for Ctrl-C).
+    A :class:`KeyboardInterrupt`, so ``except Exception`` never swallows it.
+    """
+
+    def __init__(self, what: str = "", *, note: str = "", signal_name: str = "SIGINT") -> None:
+        super().__init__(what)
+        self.what = what
+        self.note = note
+        self.signal_name = signal_name
+
+    def within(self, recipe: str) -> Interrupted:
+        """The same interruption, said to have happened while ``recipe`` ran."""
+        if self.what.startswith(recipe):
+            return self
+        what = f"{recipe}: {self.what}" if self.what else recipe
+        return Interrupted(what, note=self.note, signal_name=self.signal_name)
+
+    @property
+    def exit_status(self) -> int:
+        """128 + the signal's number, as a shell reports a command a signal ended."""
+        import signal
+
+        number = getattr(signal, self.signal_name, signal.SIGINT)
+        return 128 + int(number)
+
+    def __str__(self) -> str:
+        by = "Ctrl-C" if self.signal_name == "SIGINT" else self.signal_name
+        text = f"interrupted by {by}"
+        if self.what:
+            text += f" while running {self.what}"
+        if self.note:
+            text += f" ({self.note})"
+        return text
 
 
 def _indent(text: str, prefix: str) -> str:
