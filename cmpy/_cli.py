@@ -285,6 +285,8 @@ def cmd_show(args: _Args) -> int:
     _out(f"{desc['alias']}  (uid {desc['uid']})")
     if desc["doc"]:
         _out(f"  {desc['doc']}")
+    for line in desc["details"].splitlines():
+        _out(f"    {line}".rstrip())
     _out(f"  tags: {' '.join(desc['tags'])}")
     _out(f"  defined in: {desc['where']}")
     _out(f"  cached: {'yes' if desc['cache'] else 'no'}" + (f", priority {desc['priority']}" if desc["priority"] else ""))

@@ -273,7 +273,8 @@ class Recipe(Record):
             "alias": self.alias,
             "uid": self.uid,
             "tags": list(self.tags),
-            "doc": self.doc,
+            "doc": self.doc.partition("\n")[0],
+            "details": self.doc.partition("\n")[2].strip("\n"),
             "cache": self.cache,
             "priority": self.priority,
             "variations": {
@@ -465,7 +466,6 @@ def _make_recipe(func: Callable[..., Any], **kw: Any) -> Recipe:
             raise
         text = exc.message if isinstance(exc, CmpyError) else str(exc)
         raise RecipeDefinitionError(alias, text) from exc
-    doc = (func.__doc__ or "").strip().splitlines()
     recipe = Recipe(
         alias=alias,
         uid=uid,
@@ -486,10 +486,20 @@ def _make_recipe(func: Callable[..., Any], **kw: Any) -> Recipe:
         qualname=getattr(func, "__qualname__", name),
         file=code.co_filename,
         line=code.co_firstlineno,
-        doc=doc[0] if doc else "",
+        doc=_clean_doc(func.__doc__ or ""),
     )
     validate(recipe)
     return recipe
+
+
+def _clean_doc(text: str) -> str:
+    """A docstring without its indentation (``inspect.cleandoc``, without importing inspect)."""
+    lines = text.expandtabs().strip().splitlines()
+    if not lines:
+        return ""
+    rest = lines[1:]
+    margin = min((len(s) - len(s.lstrip()) for s in rest if s.strip()), default=0)
+    return "\n".join([lines[0].strip(), *(s[margin:].rstrip() for s in rest)]).strip()
 
 
 def _input(value: str | tuple[str, str] | Input) -> Input:

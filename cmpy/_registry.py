@@ -38,7 +38,7 @@ __all__ = ["Registry", "ENTRY_POINT_GROUP", "source_text"]
 ENTRY_POINT_GROUP = "cmpy.recipes"
 # the (mtime, size) of each recipe module file as this process last executed it
 _LOADED: dict[str, tuple[int, int]] = {}
-_INDEX_FORMAT = 5
+_INDEX_FORMAT = 6
 _INDEX_NAME = "recipe-index.marshal"
 
 

@@ -10,11 +10,14 @@ directly, ``async def`` bodies through ``ctx.download`` / ``ctx.extract`` or
 - :func:`download`: http, https and file URLs, resumable, retried, verified.
 - :func:`apply_url_overrides`: the mirrors a site asked for through env.
 - :func:`extract`: tar and zip, refusing anything that would land outside the target.
+- :func:`requirement`, :func:`argument`, :func:`url_or_path`: values checked
+  before they reach a command line (a PEP 508 requirement, never an option).
 """
 
 from __future__ import annotations
 
 from ._archive import KNOWN_FORMATS, archive_format, extract, list_members
+from ._checks import argument, requirement, url_or_path
 from ._detect import Candidate, choose, detect, detect_version, find_executables, search_dirs
 from ._download import MIRROR_ENV, URL_MAP_ENV, DownloadResult, apply_url_overrides, download
 
@@ -25,6 +28,7 @@ __all__ = [
     "Candidate",
     "DownloadResult",
     "apply_url_overrides",
+    "argument",
     "archive_format",
     "choose",
     "detect",
@@ -33,5 +37,7 @@ __all__ = [
     "extract",
     "find_executables",
     "list_members",
+    "requirement",
     "search_dirs",
+    "url_or_path",
 ]

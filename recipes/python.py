@@ -26,7 +26,15 @@ from cmpy import (
     VersionConflict,
     script,
 )
-from cmpy.tools import Candidate, choose, detect_version, find_executables, search_dirs
+from cmpy.tools import (
+    Candidate,
+    choose,
+    detect_version,
+    find_executables,
+    requirement,
+    search_dirs,
+    url_or_path,
+)
 
 # -- get python3 ------------------------------------------------------------
 
@@ -224,7 +232,8 @@ def _python_env(exe: str | os.PathLike[str], version: str) -> dict[str, str]:
     # share it); PATH decides which python3 comes first, but a new PATH that
     # finds the same one must not invalidate everything built on it
     reads=["CMPY_PYTHON_BIN_WITH_PATH", "CMPY_PYTHON_SEARCH_DIRS", "CMPY_HOST_PYTHON"],
-    process_env=["PATH"],
+    # the active virtual environment comes first: activating another one is a new answer
+    process_env=["PATH", "VIRTUAL_ENV"],
     exports=[
         "CMPY_PYTHON_BIN",
         "CMPY_PYTHON_BIN_PATH",
@@ -236,9 +245,17 @@ def _python_env(exe: str | os.PathLike[str], version: str) -> dict[str, str]:
 def get_python3(ctx: Ctx) -> Result:
     """Find a Python 3 interpreter (the newest that fits a version constraint) or use a venv's.
 
-    ``CMPY_PYTHON_BIN_WITH_PATH`` from above names the interpreter to use;
-    ``CMPY_PYTHON_SEARCH_DIRS`` (PATH-style, globs allowed, empty for none)
-    replaces the common locations searched after PATH.
+    The choice, in this order, of interpreters that fit the version asked for:
+
+    1. the one named by ``CMPY_PYTHON_BIN_WITH_PATH`` (from above or --env.), used as is;
+    2. the active virtual environment's (``$VIRTUAL_ENV/bin/python``);
+    3. the interpreter running cmpy (``CMPY_HOST_PYTHON``; set it empty to leave it out);
+    4. without a constraint, the first python3 on PATH (as a shell would run it);
+       with one, the newest that fits, on PATH or in the common folders
+       (``CMPY_PYTHON_SEARCH_DIRS``: PATH-style, globs allowed, empty for none).
+
+    ``_current`` takes the running interpreter and ``_venv.NAME`` a virtual
+    environment made by ``install python-venv``, whatever the rest says.
     """
     venv = next((v.partition(".")[2] for v in ctx.variations if v.startswith("venv.")), None)
     if venv is not None:
@@ -260,12 +277,28 @@ def get_python3(ctx: Ctx) -> Result:
     if given:
         chosen = _given_python(given, ctx.version_spec, ctx.recipe)
     else:
-        chosen = find_python3(
+        chosen = _preferred(ctx, ctx.version_spec) or find_python3(
             ctx.version_spec, ctx.env.get("CMPY_PYTHON_SEARCH_DIRS"), recipe=ctx.recipe
         )
     version = chosen.version or ""
     ctx.log(f"using {chosen.path} (Python {version})")
     return Result(env=_python_env(chosen.path, version), version=version)
+
+
+def _preferred(ctx: Ctx, spec: str) -> Candidate | None:
+    """The active virtual environment's interpreter, else the running one, if it fits."""
+    from pathlib import Path
+
+    seen: set[str] = set()
+    active = os.environ.get("VIRTUAL_ENV", "")
+    for exe in (venv_python(active) if active else "", ctx.env.get("CMPY_HOST_PYTHON", "")):
+        if not exe or os.path.abspath(exe) in seen or not os.path.isfile(exe):
+            continue
+        seen.add(os.path.abspath(exe))
+        version = python_version(exe)
+        if _python3(version) and _fits(version or "", spec):
+            return Candidate(Path(exe), version)
+    return None
 
 
 # -- install python-venv ------------------------------------------------------
@@ -479,19 +512,50 @@ def _fits(version: str, spec: str) -> bool:
         return False
 
 
-def pip_command(python: str, requirement: str, env: dict[str, str]) -> list[str]:
-    """The ``python -m pip install`` command line, with the index settings in ``env``."""
+def pip_command(python: str, package: str, env: dict[str, str]) -> list[str]:
+    """The ``python -m pip install`` command line, with the index settings in ``env``.
+
+    Every value is checked where it enters: an index or a wheel folder is a
+    URL or a path (given as ``--opt=VALUE``, one argument), the package is a
+    PEP 508 requirement or, from ``CMPY_PIP_SOURCE``, a path or URL, and it
+    comes after ``--``, so that no value can become an option of pip's.
+    ``CMPY_PIP_EXTRA_ARGS`` is the one way to hand pip options, on purpose.
+
+    :raises UsageError: a value that is not what its setting takes.
+    """
     import shlex
 
-    cmd = [python, "-m", "pip", "install", "--no-input", "--disable-pip-version-check", requirement]
+    cmd = [python, "-m", "pip", "install", "--no-input", "--disable-pip-version-check"]
     if env.get("CMPY_PIP_INDEX_URL"):
-        cmd += ["--index-url", env["CMPY_PIP_INDEX_URL"]]
+        cmd.append("--index-url=" + url_or_path("index_url", env["CMPY_PIP_INDEX_URL"]))
     for url in env.get("CMPY_PIP_EXTRA_INDEX_URL", "").split():
-        cmd += ["--extra-index-url", url]
+        cmd.append("--extra-index-url=" + url_or_path("extra_index_url", url))
     for where in env.get("CMPY_PIP_FIND_LINKS", "").split():
-        cmd += ["--find-links", where]
-    cmd += shlex.split(env.get("CMPY_PIP_EXTRA_ARGS", ""))
+        cmd.append("--find-links=" + url_or_path("find_links", where))
+    try:
+        cmd += shlex.split(env.get("CMPY_PIP_EXTRA_ARGS", ""))
+    except ValueError as exc:
+        raise UsageError(f"pip_args={env['CMPY_PIP_EXTRA_ARGS']!r} does not split: {exc}") from None
+    source = env.get("CMPY_PIP_SOURCE", "").strip()
+    cmd += ["--", url_or_path("source", source) if source else package]
     return cmd
+
+
+def _with_spec(wanted: str, spec: str) -> str:
+    """A requirement with the recipe's version constraint added to its own."""
+    if not spec:
+        return wanted
+    from packaging.requirements import Requirement
+
+    req = Requirement(wanted)
+    req.specifier &= spec
+    return str(req)
+
+
+def _specifier(wanted: str) -> str:
+    from packaging.requirements import Requirement
+
+    return str(Requirement(wanted).specifier)
 
 
 def _install_hint(python: str, output: str) -> str:
@@ -528,31 +592,40 @@ def _install_hint(python: str, output: str) -> str:
         "index_url": ("CMPY_PIP_INDEX_URL", "the package index pip uses (--index-url)"),
         "extra_index_url": ("CMPY_PIP_EXTRA_INDEX_URL", "more indexes, space separated"),
         "find_links": ("CMPY_PIP_FIND_LINKS", "a folder of wheels (or a URL) pip also looks in"),
-        "pip_args": ("CMPY_PIP_EXTRA_ARGS", "more arguments for pip install, e.g. --no-index"),
+        "pip_args": (
+            "CMPY_PIP_EXTRA_ARGS",
+            "options for pip install, passed as they are, e.g. --no-index",
+        ),
+        "source": (
+            "CMPY_PIP_SOURCE",
+            "install the package from this wheel, folder or URL instead of an index",
+        ),
     },
     exports=["CMPY_PYTHON_PACKAGE_*", "CMPY_PYTHONLIB_*"],
 )
 def get_generic_python_lib(ctx: Ctx) -> Result:
     """Make sure a Python package is installed in the chosen interpreter (pip only if needed)."""
-    package = next((v.partition(".")[2] for v in ctx.variations if v.startswith("package.")), None)
-    if package is None:
+    given = next((v.partition(".")[2] for v in ctx.variations if v.startswith("package.")), None)
+    if given is None:
         raise UsageError(
             "get generic-python-lib needs the package: _package.NAME or a shortcut such as _numpy",
             hint='cmpy run "get generic-python-lib _package.pyyaml"',
         )
+    # a requirement and nothing else: never an option, a path or a URL for pip
+    wanted, package = requirement("_package", given)
     python = ctx.env.get("CMPY_PYTHON_BIN_WITH_PATH")
     if not python:
         raise CmpyError(
             "get generic-python-lib: the python dep exported no CMPY_PYTHON_BIN_WITH_PATH"
         )
-    spec = ctx.version_spec
+    ask = _with_spec(wanted, ctx.version_spec)
     found = _installed(ctx, python, package)
-    if found is not None and _fits(found[0], spec):
+    if found is not None and _fits(found[0], _specifier(ask)):
         ctx.log(f"{package} {found[0]} is installed in {python}")
     else:
         have = f" (found {found[0]})" if found is not None else ""
-        ctx.log(f"installing {package}{spec}{have} into {python}")
-        cmd = pip_command(python, package + spec, ctx.env)
+        ctx.log(f"installing {ask}{have} into {python}")
+        cmd = pip_command(python, ask, ctx.env)
         # two pip runs into one interpreter (two packages asked for at once, or
         # two cmpy processes) can leave it half-installed: one at a time
         with ctx.lock_sync(f"pip {os.path.realpath(python)}"):
@@ -560,7 +633,7 @@ def get_generic_python_lib(ctx: Ctx) -> Result:
         shown = done.command
         if not done.ok:
             raise PackageNotInstalled(
-                package + spec,
+                ask,
                 python,
                 problem=f"pip could not install it{have} (exit code {done.returncode})",
                 command=shown,
@@ -570,7 +643,7 @@ def get_generic_python_lib(ctx: Ctx) -> Result:
         found = _installed(ctx, python, package)
         if found is None:
             raise PackageNotInstalled(
-                package + spec,
+                ask,
                 python,
                 problem="pip finished, yet this interpreter does not see it",
                 command=shown,

@@ -48,11 +48,12 @@ def fake_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     fake_python(folder, "python3.12", "3.12.1")
     (folder / "python3").symlink_to("python3.12")
     monkeypatch.setenv("PATH", str(folder))
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
     return folder
 
 
-# no common locations: only what the test puts on PATH
-NO_EXTRA = {"CMPY_PYTHON_SEARCH_DIRS": ""}
+# no common locations and not the running interpreter: only what the test puts on PATH
+NO_EXTRA = {"CMPY_PYTHON_SEARCH_DIRS": "", "CMPY_HOST_PYTHON": ""}
 
 
 def test_without_a_constraint_the_first_python3_on_path(fake_bin: Path) -> None:
@@ -98,8 +99,13 @@ def test_no_python_at_all_says_where_it_looked(
     extra.mkdir()
     fake_python(tmp_path / "old", "python", "2.7.18", prints_to="stderr")
     monkeypatch.setenv("PATH", f"{empty}{os.pathsep}{tmp_path / 'old'}")
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
     with pytest.raises(ToolNotFound) as caught:
-        run("get python3", env={"CMPY_PYTHON_SEARCH_DIRS": str(extra)}, quiet=True)
+        run(
+            "get python3",
+            env={"CMPY_PYTHON_SEARCH_DIRS": str(extra), "CMPY_HOST_PYTHON": ""},
+            quiet=True,
+        )
     assert caught.value.searched == (str(empty), str(tmp_path / "old"), str(extra))
     assert "python3 not found" in str(caught.value)
     assert "2.7.18" in str(caught.value)  # a Python 2 was seen, and said to be no use
@@ -108,7 +114,10 @@ def test_no_python_at_all_says_where_it_looked(
 def test_other_folders_come_after_path(fake_bin: Path, tmp_path: Path) -> None:
     fake_python(tmp_path / "versions" / "3.13.0" / "bin", "python3", "3.13.0")
     fake_python(tmp_path / "versions" / "3.10.2" / "bin", "python3", "3.10.2")
-    search = {"CMPY_PYTHON_SEARCH_DIRS": str(tmp_path / "versions" / "*" / "bin")}
+    search = {
+        "CMPY_PYTHON_SEARCH_DIRS": str(tmp_path / "versions" / "*" / "bin"),
+        "CMPY_HOST_PYTHON": "",
+    }
     first = run("get python3", env=search, quiet=True)
     assert first["CMPY_PYTHON_VERSION"] == "3.12.1"  # PATH wins without a constraint
     newer = run("get python3", env=search, version_min="3.13", quiet=True)
@@ -121,11 +130,12 @@ def test_without_python3_on_path_the_newest_elsewhere(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
     for version in ("3.9.1", "3.12.3", "3.10.0"):
         fake_python(tmp_path / "v" / version / "bin", "python3", version)
     r = run(
         "get python3",
-        env={"CMPY_PYTHON_SEARCH_DIRS": str(tmp_path / "v" / "*" / "bin")},
+        env={"CMPY_PYTHON_SEARCH_DIRS": str(tmp_path / "v" / "*" / "bin"), "CMPY_HOST_PYTHON": ""},
         quiet=True,
     )
     assert r.version == "3.12.3"
@@ -148,6 +158,36 @@ def test_a_shim_stands_for_the_interpreter_it_runs(
     assert r["CMPY_PYTHON_BIN_WITH_PATH"] == str(real) and r.version == "3.10.7"
     # with a constraint shims are left out: the 3.99 it claims is not a stable fact
     assert run("get python3", env=NO_EXTRA, version_min="3.11", quiet=True).version == "3.12.1"
+
+
+def test_the_active_venv_and_the_running_interpreter_come_first(
+    fake_bin: Path, venv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inside an active virtual environment that fits, it is chosen over PATH's newer ones;
+    without one, the interpreter running cmpy; otherwise the PATH rule."""
+    running = ".".join(str(p) for p in sys.version_info[:3])
+    search = {"CMPY_PYTHON_SEARCH_DIRS": ""}
+    monkeypatch.setenv("VIRTUAL_ENV", str(venv.parent.parent))
+    chosen = run("get python3", env=search, version_min="3.8", quiet=True)
+    assert chosen["CMPY_PYTHON_BIN_WITH_PATH"] == str(venv) and chosen.version == running
+    monkeypatch.delenv("VIRTUAL_ENV")
+    # the cached answer named the venv: without it active, the entry is stale
+    chosen = run("get python3", env=search, version_min="3.8", quiet=True)
+    assert not chosen.cached
+    assert os.path.samefile(chosen["CMPY_PYTHON_BIN_WITH_PATH"], sys.executable)
+    # a constraint the running interpreter does not meet: the newest that does
+    newer = run("get python3", env=search, version_min="3.12", quiet=True)
+    assert newer["CMPY_PYTHON_BIN_WITH_PATH"] == str(fake_bin / "python3")
+
+
+def test_the_choice_rule_is_shown(capsys: pytest.CaptureFixture[str]) -> None:
+    from cmpy._cli import main
+
+    assert main(["show", "get-python3"]) == 0
+    shown = capsys.readouterr().out
+    assert "1. the one named by ``CMPY_PYTHON_BIN_WITH_PATH``" in shown
+    assert "2. the active virtual environment" in shown
+    assert "3. the interpreter running cmpy" in shown
 
 
 def test_the_interpreter_given_from_above_is_used_as_is(fake_bin: Path) -> None:
@@ -320,7 +360,8 @@ def test_a_missing_package_is_installed_from_a_folder_of_wheels(venv: Path, whee
     assert first["CMPY_PYTHON_PACKAGE_NAME"] == "cmpytoy"
     (pip,) = [c for c in commands_in(first) if " -m pip " in c]
     assert pip.startswith(f"{venv} -m pip install") and "cmpytoy==1.0" in pip
-    assert f"--find-links {wheels}" in pip and "--no-index" in pip
+    assert f"--find-links={wheels}" in pip and "--no-index" in pip
+    assert pip.endswith(" -- cmpytoy==1.0")  # the package after --: never an option
 
     again = run(query, adr=python_at(venv), version="1.0", quiet=True, **source)
     assert again.cached and again.env == first.env
@@ -347,7 +388,7 @@ def test_a_package_no_index_has_fails_with_one_clear_error(venv: Path) -> None:
         )
     text = str(caught.value)
     assert "python package 'cmpy-no-such-package' is not in" in text and str(venv) in text
-    assert f"{venv} -m pip install" in text and "--index-url http://127.0.0.1:" in text
+    assert f"{venv} -m pip install" in text and "--index-url=http://127.0.0.1:" in text
     assert "--find_links" in text and "CMPY_PYTHON_BIN_WITH_PATH" in text  # what to try
     assert "get-generic-python-lib" in " ".join(caught.value.chain)
 
@@ -403,19 +444,92 @@ def test_pip_command_carries_the_index_settings() -> None:
         },
     )
     assert cmd[:4] == ["/py", "-m", "pip", "install"] and "--no-input" in cmd
-    assert cmd[cmd.index("numpy>=1.20") :] == [
-        "numpy>=1.20",
-        "--index-url",
-        "https://mirror/simple",
-        "--extra-index-url",
-        "https://a/simple",
-        "--extra-index-url",
-        "https://b/simple",
-        "--find-links",
-        "/wheels",
+    assert cmd[cmd.index("--index-url=https://mirror/simple") :] == [
+        "--index-url=https://mirror/simple",
+        "--extra-index-url=https://a/simple",
+        "--extra-index-url=https://b/simple",
+        "--find-links=/wheels",
         "--no-deps",
         "--prefer-binary",
+        "--",
+        "numpy>=1.20",
     ]
+
+
+@pytest.mark.parametrize(
+    "setting",
+    ["CMPY_PIP_INDEX_URL", "CMPY_PIP_EXTRA_INDEX_URL", "CMPY_PIP_FIND_LINKS", "CMPY_PIP_SOURCE"],
+)
+@pytest.mark.parametrize("hostile", ["-r/etc/hostname", "--log=/tmp/x", "a\x01b", "gopher://x/y"])
+def test_pip_settings_never_become_options(setting: str, hostile: str) -> None:
+    """An index, a wheel folder or a source that looks like an option is refused."""
+    with pytest.raises(UsageError):
+        pip_command("/py", "numpy", {setting: hostile})
+
+
+def test_a_relative_source_is_made_absolute() -> None:
+    cmd = pip_command("/py", "numpy", {"CMPY_PIP_SOURCE": "wheels/x.whl"})
+    assert cmd[-2:] == ["--", os.path.abspath("wheels/x.whl")]
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "--log=LOGDIR/y",
+        "-rLOGDIR/reqs.txt",
+        "LOGDIR/project",  # a folder with a setup.py: never run, never installed
+        "./project",
+        "file:LOGDIR/project",
+        "cmpytoy@file:LOGDIR/project",
+        "cmpytoy;python_version>'3'",
+    ],
+)
+def test_a_package_is_a_requirement_and_nothing_else(
+    venv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hostile: str
+) -> None:
+    """_package.VALUE is a PEP 508 name with extras and specifier: pip never sees an option,
+    a path or a URL through it, and nothing runs."""
+    project = tmp_path / "project"
+    project.mkdir()
+    marker = tmp_path / "setup-py-ran"
+    (project / "setup.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    (tmp_path / "reqs.txt").write_text("cmpytoy\n")
+    monkeypatch.chdir(tmp_path)
+    value = hostile.replace("LOGDIR", str(tmp_path))
+    with pytest.raises(UsageError, match=r"not a (plain )?(package )?requirement"):
+        run(f"get generic-python-lib _package.{value}", adr=python_at(venv), quiet=True)
+    assert not marker.exists()
+    assert not (tmp_path / "y").exists()
+
+
+def test_a_package_from_an_explicit_source(venv: Path, wheels: Path, tmp_path: Path) -> None:
+    """A wheel file (or folder, or URL) comes through --source, after --."""
+    wheel = make_wheel(tmp_path / "w", "cmpysource", "3.1")
+    r = run(
+        "get generic-python-lib _package.cmpysource",
+        adr=python_at(venv),
+        source=str(wheel),
+        pip_args="--no-index",
+        quiet=True,
+    )
+    assert r.version == "3.1"
+    (pip,) = [c for c in commands_in(r) if " -m pip " in c]
+    assert pip.endswith(f" -- {wheel}")
+
+
+def test_extras_and_specifiers_reach_pip_whole(venv: Path, tmp_path: Path) -> None:
+    make_wheel(tmp_path, "cmpyextras", "1.0")
+    make_wheel(tmp_path, "cmpyextras", "2.0")
+    r = run(
+        "get generic-python-lib _package.cmpyextras[fast]>=2",
+        adr=python_at(venv),
+        find_links=str(tmp_path),
+        pip_args="--no-index",
+        quiet=True,
+    )
+    assert r.version == "2.0" and r["CMPY_PYTHON_PACKAGE_NAME"] == "cmpyextras"
+    (pip,) = [c for c in commands_in(r) if " -m pip " in c]
+    assert pip.endswith(" -- 'cmpyextras[fast]>=2'")
 
 
 def test_runs_here_tells_a_venv_from_its_base(venv: Path) -> None:
