@@ -174,12 +174,16 @@ def run(
     )
     if dry_run:
         return executor.preview()
-    if not executor.needs_concurrency():
-        return executor.run_sync()
-    import anyio
+    try:
+        if not executor.needs_concurrency():
+            return executor.run_sync()
+        import anyio
 
-    result: Result = anyio.run(executor.run_async)
-    return result
+        result: Result = anyio.run(executor.run_async)
+        return result
+    except KeyboardInterrupt as exc:
+        # Ctrl-C or a signal: say which recipes it stopped (their commands are dead)
+        raise executor.interrupted(exc) from None
 
 
 async def arun(
@@ -214,7 +218,10 @@ async def arun(
     )
     if dry_run:
         return executor.preview()
-    return await executor.run_async()
+    try:
+        return await executor.run_async()
+    except KeyboardInterrupt as exc:
+        raise executor.interrupted(exc) from None
 
 
 def find(query: str | Query = "") -> list[dict[str, Any]]:

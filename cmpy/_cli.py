@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from ._errors import (
     AmbiguousQuery,
     CmpyError,
+    Interrupted,
     QuerySyntaxError,
     RecipeDefinitionError,
     RecipeNotFound,
@@ -496,6 +497,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _out(f"cmpy {__version__}")
         return 0
     command = COMMANDS.get(argv[0])
+    restore = _catch_signals()
     try:
         if command is None:
             from ._suggest import closest
@@ -510,9 +512,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(USAGE)
             return 0
         return command(args)
-    except KeyboardInterrupt:
-        sys.stderr.write("cmpy: interrupted\n")
-        return 130
+    except KeyboardInterrupt as exc:
+        stopped = exc if isinstance(exc, Interrupted) else Interrupted()
+        sys.stderr.write(f"cmpy: {stopped}\n")
+        return stopped.exit_status
     except CmpyError as exc:
         if verbose:
             import traceback
@@ -533,3 +536,36 @@ def main(argv: Sequence[str] | None = None) -> int:
             "  this is a bug in cmpy; run again with --verbose for the traceback and report it\n"
         )
         return _EXIT_FAILED
+    finally:
+        restore()
+        # whatever a cancelled body left running dies with the command line
+        from ._children import kill_all
+
+        kill_all()
+
+
+def _catch_signals() -> Callable[[], None]:
+    """Make SIGTERM and SIGHUP end a run as Ctrl-C does: unwinding it, killing its commands.
+
+    Returns what puts the previous handlers back. Only the main thread can
+    set handlers; elsewhere (cmpy's main() called from a thread) nothing changes.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def stop(signum: int, _frame: object) -> None:
+        raise Interrupted(signal_name=signal.Signals(signum).name)
+
+    previous = {}
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None and signal.getsignal(sig) is signal.SIG_DFL:
+            previous[sig] = signal.signal(sig, stop)
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore

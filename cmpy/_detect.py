@@ -12,13 +12,10 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from ._children import forget, kill_group, spawn
 from ._errors import ToolNotFound, UsageError, VersionConflict
 from ._record import Record
-
-if TYPE_CHECKING:
-    import subprocess
 
 __all__ = [
     "Candidate",
@@ -131,14 +128,13 @@ def detect_version(
     pattern = _compile(regex)
     run_env = {**os.environ, "LC_ALL": "C"} if env is None else dict(env)
     try:
-        proc = subprocess.Popen(
+        # its own process group, so a wrapper script's children die with it (and with cmpy)
+        proc = spawn(
             [os.fspath(exe), *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=run_env,
-            # its own process group, so a wrapper script's children die with it
-            start_new_session=os.name != "nt",
         )
     except OSError:
         return None
@@ -148,9 +144,11 @@ def detect_version(
         except subprocess.TimeoutExpired:
             # the whole group: a child left alive would hold the pipe open
             # and the communicate() below would wait for it forever
-            _kill_group(proc)
+            kill_group(proc, grace=0)
             proc.communicate()
             return None
+        finally:
+            forget(proc)
     match = pattern.search(output.decode("utf-8", "replace"))
     if match is None:
         return None
@@ -264,18 +262,6 @@ def detect(
     else:
         candidates = [probe(exe) for exe in exes]
     return choose(candidates, spec, what=what, searched=search_dirs(path, extra_dirs))
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    if os.name == "nt":
-        proc.kill()
-        return
-    import signal
-
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass  # it ended on its own meanwhile
 
 
 def _compile(regex: str | re.Pattern[str]) -> re.Pattern[str]:

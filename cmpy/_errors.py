@@ -275,25 +275,34 @@ class ArchiveError(CmpyError):
 class Interrupted(KeyboardInterrupt):
     """The run was stopped by Ctrl-C (SIGINT), SIGTERM or SIGHUP.
 
-    ``what`` says what was running (``"app-mlperf-inference: the Offline
-    performance run"``), ``note`` what became of its partial results, and
-    ``signal_name`` which signal it was; the command line prints it as one
-    line and exits with 128 + the signal's number (130 for Ctrl-C).
-    A :class:`KeyboardInterrupt`, so ``except Exception`` never swallows it.
+    ``recipe`` names the recipe that was running (the innermost one), ``what``
+    what it was doing (``"the Offline performance run"``), ``note`` what
+    became of its partial results, and ``signal_name`` which signal it was;
+    the command line prints it as one line and exits with 128 + the signal's
+    number (130 for Ctrl-C). A :class:`KeyboardInterrupt`, so ``except
+    Exception`` never swallows it.
     """
 
-    def __init__(self, what: str = "", *, note: str = "", signal_name: str = "SIGINT") -> None:
+    def __init__(
+        self,
+        what: str = "",
+        *,
+        note: str = "",
+        signal_name: str = "SIGINT",
+        recipe: str = "",
+    ) -> None:
         super().__init__(what)
         self.what = what
         self.note = note
         self.signal_name = signal_name
+        self.recipe = recipe
 
     def within(self, recipe: str) -> Interrupted:
-        """The same interruption, said to have happened while ``recipe`` ran."""
-        if self.what.startswith(recipe):
+        """The same interruption, said to have happened while ``recipe`` ran
+        (unless an inner recipe was named already)."""
+        if self.recipe:
             return self
-        what = f"{recipe}: {self.what}" if self.what else recipe
-        return Interrupted(what, note=self.note, signal_name=self.signal_name)
+        return Interrupted(self.what, note=self.note, signal_name=self.signal_name, recipe=recipe)
 
     @property
     def exit_status(self) -> int:
@@ -306,8 +315,9 @@ class Interrupted(KeyboardInterrupt):
     def __str__(self) -> str:
         by = "Ctrl-C" if self.signal_name == "SIGINT" else self.signal_name
         text = f"interrupted by {by}"
-        if self.what:
-            text += f" while running {self.what}"
+        doing = ": ".join(part for part in (self.recipe, self.what) if part)
+        if doing:
+            text += f" while running {doing}"
         if self.note:
             text += f" ({self.note})"
         return text

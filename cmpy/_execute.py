@@ -26,6 +26,7 @@ from ._errors import (
     CmpyError,
     CommandFailed,
     DependencyCycle,
+    Interrupted,
     RecipeFailed,
     ToolNotFound,
     UsageError,
@@ -48,6 +49,9 @@ if TYPE_CHECKING:
 __all__ = ["Executor", "Options"]
 
 _MISSING = "missing"
+# how long a cancelled plain-def body, which runs in a worker thread, is given to
+# notice ctx.cancelled and return (its commands are killed at once)
+_STOP_GRACE = 5.0
 
 
 class Options(Record):
@@ -137,6 +141,9 @@ class Executor:
         self._events: dict[str, anyio.Event] = {}
         # what each running body asked for through ctx.run, to refuse waits in a loop
         self._waits: dict[str, set[str]] = {}
+        # the labels of the bodies running now, and of those an interruption stopped
+        self.running: dict[str, str] = {}
+        self.stopped: list[str] = []
         self._limiter: anyio.CapacityLimiter | None = None
 
     # -- choosing how to run ----------------------------------------------
@@ -262,6 +269,15 @@ class Executor:
             request=request,
             request_sync=request_sync,
         )
+
+    def interrupted(self, exc: KeyboardInterrupt) -> Interrupted:
+        """An interruption, said to have stopped the bodies that were running."""
+        if not isinstance(exc, Interrupted):
+            exc = Interrupted()
+        names = list(dict.fromkeys([*self.stopped, *self.running.values()]))
+        if names:
+            exc = exc.within(", ".join(names))
+        return exc
 
     def _failed(self, node: Node, exc: BaseException, ctx: Ctx | None) -> CmpyError:
         if isinstance(exc, CommandFailed):
@@ -507,15 +523,22 @@ class Executor:
         body = self.registry.body(node.recipe)
         self.reporter.start(node.label)
         started = time.perf_counter()
+        self.running[node.key] = node.label
         try:
             returned = body(ctx)
             return self._finish(node, ctx, returned, started, folder, deps, dynamic)
         except BaseException as exc:
             ctx.kill()
+            if not isinstance(exc, Exception):
+                self.stopped.append(node.label)
             self.reporter.failed(node.label, time.perf_counter() - started)
             if isinstance(exc, Exception):
                 raise self._failed(node, exc, ctx) from (None if isinstance(exc, CmpyError) else exc)
+            if isinstance(exc, KeyboardInterrupt):
+                raise _interrupted(exc, node) from None
             raise
+        finally:
+            self.running.pop(node.key, None)
 
     # -- concurrent evaluation ------------------------------------------------
 
@@ -653,20 +676,26 @@ class Executor:
         held[0] = True
         self.reporter.start(node.label)
         started = time.perf_counter()
+        self.running[node.key] = node.label
         try:
             if node.recipe.is_async:
                 returned = await body(ctx)
             else:
-                returned = await anyio.to_thread.run_sync(body, ctx, abandon_on_cancel=True)
+                returned = await _in_thread(body, ctx)
             return self._finish(node, ctx, returned, started, folder, deps, dynamic)
         except BaseException as exc:
             ctx.kill()
+            if not isinstance(exc, Exception):
+                self.stopped.append(node.label)
             if not isinstance(exc, anyio.get_cancelled_exc_class()):
                 self.reporter.failed(node.label, time.perf_counter() - started)
             if isinstance(exc, Exception) and not isinstance(exc, BaseExceptionGroup):
                 raise self._failed(node, exc, ctx) from (None if isinstance(exc, CmpyError) else exc)
+            if isinstance(exc, KeyboardInterrupt):
+                raise _interrupted(exc, node) from None
             raise
         finally:
+            self.running.pop(node.key, None)
             if held[0]:
                 limiter.release_on_behalf_of(token)
 
@@ -751,6 +780,42 @@ class Executor:
             key=node.key,
             dry_run=True,
         )
+
+
+async def _in_thread(body: Callable[[Ctx], Any], ctx: Ctx) -> Any:
+    """Run a plain ``def`` body in a worker thread; when cancelled, give it time to stop.
+
+    The body's commands are killed and ``ctx.cancelled`` turns true at once;
+    the body then has :data:`_STOP_GRACE` seconds to return (a benchmark
+    ending LoadGen's run, a training loop between epochs) before it is
+    abandoned, so that what it cleans up on the way out is cleaned up.
+    """
+    import threading
+
+    import anyio
+    import anyio.to_thread
+
+    finished = threading.Event()
+
+    def call() -> Any:
+        try:
+            return body(ctx)
+        finally:
+            finished.set()
+
+    try:
+        return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+    except anyio.get_cancelled_exc_class():
+        ctx.kill()
+        with anyio.CancelScope(shield=True), anyio.move_on_after(_STOP_GRACE):
+            while not finished.is_set():
+                await anyio.sleep(0.02)
+        raise
+
+
+def _interrupted(exc: KeyboardInterrupt, node: Node) -> Interrupted:
+    what = exc if isinstance(exc, Interrupted) else Interrupted()
+    return what.within(node.label)
 
 
 def _digest_name(name: str) -> str:

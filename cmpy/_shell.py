@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 
+from ._children import forget, kill_group, spawn
 from ._errors import CmpyError, CommandFailed
 from ._record import Record
 
@@ -49,7 +50,7 @@ class ProcessSet:
     def add(self, proc: subprocess.Popen[bytes]) -> None:
         with self._lock:
             if self.cancelled:
-                _kill_group(proc)
+                kill_group(proc)
             self._procs.add(proc)
 
     def discard(self, proc: subprocess.Popen[bytes]) -> None:
@@ -62,30 +63,7 @@ class ProcessSet:
             self.cancelled = True
             procs = list(self._procs)
         for proc in procs:
-            _kill_group(proc)
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    import signal
-    import subprocess
-
-    if proc.poll() is not None:
-        return
-    try:
-        if hasattr(os, "killpg"):
-            os.killpg(proc.pid, signal.SIGTERM)
-        else:  # pragma: no cover - Windows
-            proc.terminate()
-        try:
-            proc.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            if hasattr(os, "killpg"):
-                os.killpg(proc.pid, signal.SIGKILL)
-            else:  # pragma: no cover
-                proc.kill()
-            proc.wait()
-    except (ProcessLookupError, PermissionError):
-        pass
+            kill_group(proc)
 
 
 def describe_command(cmd: str | Sequence[str | os.PathLike[str]]) -> str:
@@ -145,14 +123,13 @@ def run_command(
         log_file.flush()
     try:
         try:
-            proc = subprocess.Popen(
+            proc = spawn(
                 argv,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
                 env=full_env,
                 cwd=cwd,
-                start_new_session=True,
             )
         except FileNotFoundError:
             raise CmpyError(
@@ -169,7 +146,7 @@ def run_command(
 
             def expire() -> None:
                 timed_out.set()
-                _kill_group(proc)
+                kill_group(proc)
 
             timer = threading.Timer(timeout, expire)
             timer.daemon = True
@@ -177,8 +154,9 @@ def run_command(
         try:
             output = _pump(proc, input, log_file, echo)
             returncode = proc.wait()
+            forget(proc)
         except BaseException:
-            _kill_group(proc)
+            kill_group(proc)
             raise
         finally:
             if timer is not None:
