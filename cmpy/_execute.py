@@ -35,6 +35,7 @@ from ._errors import (
 from ._model import env_value
 from ._plan import Node, Plan, plan
 from ._record import Record, field
+from ._redact import redact_env
 from ._registry import Registry
 from ._report import Reporter
 from ._request import make_request
@@ -352,7 +353,8 @@ class Executor:
                     dep_digests=self._dep_digests(node, deps),
                     dynamic=tuple((rec, f"{key}:{digest}") for rec, key, digest in dynamic.records),
                     artifacts=_artifacts(exported),
-                    input_env=dict(node.env),
+                    # shown by `cmpy cache show`: no password of a URL in it
+                    input_env=redact_env(node.env),
                     digest=digest,
                     process_env=tuple((n, os.environ.get(n)) for n in recipe.process_env),
                 )

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from ._children import forget, kill_group, spawn
 from ._errors import CmpyError, CommandFailed
 from ._record import Record
+from ._redact import redact
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
 if TYPE_CHECKING:
@@ -25,6 +26,8 @@ __all__ = ["Completed", "ProcessSet", "run_command", "describe_command"]
 
 _TAIL_LINES = 30
 _KEEP_OUTPUT = 8 * 1024 * 1024
+# output is logged a line at a time; a "line" this long is logged as it is
+_LOG_LINE_MAX = 1 << 20
 
 
 class Completed(Record):
@@ -107,7 +110,8 @@ def run_command(
     """
     import subprocess
 
-    shown = describe_command(cmd)
+    # a password in a URL never reaches the terminal, the log or an error
+    shown = redact(describe_command(cmd))
     argv = _argv(cmd)
     if procs is not None and procs.cancelled:
         raise CmpyError(f"not starting {shown!r}: the run is being cancelled")
@@ -204,14 +208,20 @@ def _pump(
     kept: list[str] = []
     size = 0
     pending = ""
+    unlogged = b""
     fd = proc.stdout.fileno()
     while True:
         chunk = os.read(fd, 65536)
         if not chunk:
             break
         if log_file is not None:
-            log_file.write(chunk)  # type: ignore[attr-defined]
-            log_file.flush()  # type: ignore[attr-defined]
+            # whole lines, redacted (a URL cut in two would escape redaction)
+            unlogged += chunk
+            cut = unlogged.rfind(b"\n") + 1 if len(unlogged) < _LOG_LINE_MAX else len(unlogged)
+            if cut:
+                log_file.write(_redact_bytes(unlogged[:cut]))  # type: ignore[attr-defined]
+                log_file.flush()  # type: ignore[attr-defined]
+                unlogged = unlogged[cut:]
         text = decoder.decode(chunk)
         if size < _KEEP_OUTPUT:
             kept.append(text)
@@ -220,20 +230,28 @@ def _pump(
             pending += text
             *lines, pending = pending.split("\n")
             for line in lines:
-                echo(line)
+                echo(redact(line))
+    if log_file is not None and unlogged:
+        log_file.write(_redact_bytes(unlogged))  # type: ignore[attr-defined]
     text = decoder.decode(b"", final=True)
     kept.append(text)
     if echo is not None and (pending + text):
-        echo(pending + text)
+        echo(redact(pending + text))
     proc.stdout.close()
     return "".join(kept)
+
+
+def _redact_bytes(data: bytes) -> bytes:
+    if b"://" not in data:
+        return data
+    return redact(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
 
 
 def _tail(output: str) -> str:
     from collections import deque
 
     lines: deque[str] = deque(output.splitlines(), maxlen=_TAIL_LINES)
-    return "\n".join(lines)
+    return redact("\n".join(lines))
 
 
 def _str(path: str | None) -> str | None:

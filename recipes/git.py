@@ -17,6 +17,7 @@ import os
 import re
 
 from cmpy import CommandFailed, Ctx, Dep, Result, ToolNotFound, UsageError, Variation, script
+from cmpy.tools import redact
 
 _SHA = re.compile(r"[0-9a-fA-F]{4,64}")
 _FULL_SHA = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
@@ -139,7 +140,8 @@ def get_git_repo(ctx: Ctx) -> dict[str, str]:
     return {
         "CMPY_GIT_REPO_PATH": os.path.abspath(repo),
         "CMPY_GIT_REPO_COMMIT": commit,
-        "CMPY_GIT_REPO_URL": url,
+        # a token in the URL is for the clone, not for every env that inherits this
+        "CMPY_GIT_REPO_URL": redact(url),
         "CMPY_GIT_REPO_BRANCH": branch,
     }
 
