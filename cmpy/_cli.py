@@ -52,12 +52,16 @@ commands:
   repo pull URL                 git clone a repository of recipes into CMPY_HOME, then add it
   add recipe NAME --tags=...    write a new recipe module that runs right away [--repo PATH]
 
+Every command takes --verbose (-v): tracebacks, and each recipe's env; `cmpy COMMAND --help`.
 Queries are words: tags, _variation, _variation.value, -excluded-tag.
 Environment: CMPY_HOME (state and cache folder), CMPY_RECIPES_PATH (folders of recipe modules).
+Exit status: 0 done, 1 a recipe failed, 2 a usage error (a bad query, an unknown variation or
+input, nothing found), 3 an internal error (a bug in cmpy), 128+N stopped by signal N (130: Ctrl-C).
 """
 
 _EXIT_USAGE = 2
 _EXIT_FAILED = 1
+_EXIT_BUG = 3
 _USAGE_ERRORS = (
     UsageError,
     QuerySyntaxError,
@@ -68,13 +72,32 @@ _USAGE_ERRORS = (
 )
 
 
+_TAKES_VALUE = ("jobs", "tags", "version", "version_min", "version_max", "repo")
+
+
+def _check_text(arg: str) -> None:
+    """Refuse an argument that is not text: bytes the locale could not decode."""
+    if any("\udc80" <= c <= "\udcff" for c in arg):
+        shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise UsageError(
+            f"the argument {shown!r} is not valid UTF-8 text",
+            hint="give names and values as UTF-8 text (check the terminal's encoding)",
+        )
+    if "\x00" in arg:
+        raise UsageError(f"the argument {arg!r} holds a NUL character")
+
+
 class _Args:
     """Words and ``--options`` of a command line, in the order given."""
 
     def __init__(self, argv: Sequence[str]) -> None:
         self.words: list[str] = []
         self.options: list[tuple[str, str | None]] = []
+        # every command takes --verbose (and -v): tracebacks, each recipe's env
+        self.verbose = False
         args = list(argv)
+        for arg in args:
+            _check_text(arg)
         i = 0
         while i < len(args):
             arg = args[i]
@@ -83,15 +106,22 @@ class _Args:
                 break
             if arg.startswith("--") and len(arg) > 2:
                 name, eq, value = arg[2:].partition("=")
-                if not eq and name in ("jobs", "tags", "version", "version_min", "version_max", "repo") and i + 1 < len(args):
+                if not eq and name in _TAKES_VALUE and i + 1 < len(args):
                     value, i = args[i + 1], i + 1
                     eq = "="
-                self.options.append((name, value if eq else None))
-            elif arg in ("-j",) and i + 1 < len(args):
+                if name == "verbose" and not eq:
+                    self.verbose = True
+                else:
+                    self.options.append((name, value if eq else None))
+            elif arg == "-j":
+                if i + 1 >= len(args) or not args[i + 1].isdigit():
+                    raise UsageError("-j needs the number of recipes that may run at once: -j 4")
                 self.options.append(("jobs", args[i + 1]))
                 i += 1
-            elif arg in ("-q", "-v", "-h"):
-                self.options.append(({"-q": "quiet", "-v": "verbose", "-h": "help"}[arg], None))
+            elif arg == "-v":
+                self.verbose = True
+            elif arg in ("-q", "-h"):
+                self.options.append(({"-q": "quiet", "-h": "help"}[arg], None))
             else:
                 self.words.append(arg)
             i += 1
@@ -146,7 +176,7 @@ def cmd_run(args: _Args) -> int:
 
     as_json = args.flag("json")
     quiet = args.flag("quiet", "silent")
-    verbose = args.flag("verbose")
+    verbose = args.verbose
     dry_run = args.flag("dry-run", "dry_run")
     refresh = args.flag("refresh")
     jobs_text = args.value("jobs")
@@ -171,14 +201,31 @@ def cmd_run(args: _Args) -> int:
     adr: dict[str, Any] = {}
     kwargs: dict[str, Any] = {}
     for name, value in args.options:
+        if name in ("env", "adr", "ad"):
+            example = "--env.KEY=VALUE" if name == "env" else f"--{name}.NAME.KEY=VALUE"
+            raise UsageError(
+                f"--{name} is not an option on its own: write {example}",
+                hint=f"for example {'--env.CMPY_X=1' if name == 'env' else '--adr.python.version_min=3.10'}",
+            )
         if name.startswith("env."):
+            key = name[4:]
             if value is None:
                 raise UsageError(f"--{name} needs a value: --{name}=VALUE")
-            env[name[4:]] = value
+            if not key or not key.strip() or key != key.strip():
+                raise UsageError(
+                    f"--{name}={value}: the env key is empty or has spaces around it",
+                    hint="write --env.KEY=VALUE, such as --env.CMPY_PYTHON_BIN_WITH_PATH=/usr/bin/python3",
+                )
+            env[key] = value
         elif name.startswith(("adr.", "ad.")):
             parts = name.split(".")[1:]
-            if len(parts) < 2 or value is None:
-                raise UsageError(f"--{name}: write --adr.NAME.KEY=VALUE")
+            if len(parts) < 2 or value is None or any(not p.strip() for p in parts):
+                raise UsageError(
+                    f"--{name}{'' if value is None else '=' + value}: write --adr.NAME.KEY=VALUE, "
+                    "with a dep's name and a key (tags, version, version_min, version_max, "
+                    "env.X, inputs.X)",
+                    hint="for example --adr.python.version_min=3.10",
+                )
             _set_nested(adr, parts, value)
         else:
             kwargs[name.replace("-", "_") if name.replace("-", "_").isidentifier() else name] = (
@@ -262,7 +309,7 @@ def cmd_find(args: _Args) -> int:
         registry, _ = _api.runtime()
         err = RecipeNotFound(query, registry._closest(parse_query(query)))
         sys.stderr.write(f"cmpy: {err}\n")
-        return _EXIT_FAILED
+        return _EXIT_USAGE
     width = min(max(len(d["alias"]) for d in found), 40)
     for d in found:
         _out(f"{d['alias']:<{width}}  {' '.join(d['tags'])}")
@@ -509,7 +556,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         args = _Args(argv[1:])
         if args.flag("help"):
-            sys.stdout.write(USAGE)
+            sys.stdout.write(_command_help(argv[0]))
             return 0
         return command(args)
     except KeyboardInterrupt as exc:
@@ -535,13 +582,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"cmpy: internal error: {type(exc).__name__}: {exc}\n"
             "  this is a bug in cmpy; run again with --verbose for the traceback and report it\n"
         )
-        return _EXIT_FAILED
+        return _EXIT_BUG
     finally:
         restore()
         # whatever a cancelled body left running dies with the command line
         from ._children import kill_all
 
         kill_all()
+
+
+def _command_help(command: str) -> str:
+    """The lines of the usage text about one command, with what every command takes."""
+    lines = USAGE.splitlines()
+    start = lines.index("commands:") + 1
+    mine: list[str] = []
+    keep = False
+    for line in lines[start:]:
+        if not line.strip():
+            break
+        if line.startswith("  ") and not line.startswith("   "):
+            keep = line[2:].startswith(command + " ") or line[2:] == command
+        if keep:
+            mine.append(line)
+    tail = lines[lines.index("", start) + 1 :]
+    return "\n".join([f"usage: cmpy {command} [arguments]", "", *mine, "", *tail]) + "\n"
 
 
 def _catch_signals() -> Callable[[], None]:

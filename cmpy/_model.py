@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from ._errors import CmpyError, QuerySyntaxError, RecipeDefinitionError
+from ._errors import CmpyError, QuerySyntaxError, RecipeDefinitionError, UsageError
 from ._query import Query, has_glob, parse_query
 from ._record import Record, field
 
@@ -100,15 +100,15 @@ def version_spec(
     specifier (``">=3.8,<3.13"``). The result is canonical: sorted clauses.
     """
     clauses: list[str] = []
-    if version:
-        text = str(version).strip()
+    text = str(version or "").strip()
+    if text:
         if text[0] in "<>=!~":
             clauses += [c.strip() for c in text.split(",") if c.strip()]
         else:
             clauses.append("==" + text)
-    if version_min:
+    if version_min and str(version_min).strip():
         clauses.append(">=" + str(version_min).strip())
-    if version_max:
+    if version_max and str(version_max).strip():
         clauses.append("<=" + str(version_max).strip())
     return ",".join(sorted(set(clauses)))
 
@@ -591,6 +591,41 @@ def validate(recipe: Recipe) -> None:
                 f"input {name!r} has the name of a variation",
                 hint="rename one of them: run(..., name=...) must mean one thing",
             )
+
+
+def checked_spec(
+    version: str | None = None,
+    version_min: str | None = None,
+    version_max: str | None = None,
+    *,
+    where: str = "",
+) -> str:
+    """:func:`version_spec`, refusing what is not a version or a PEP 440 specifier.
+
+    ``where`` says where the values came from (``"--adr.python."``), so the
+    error names the argument as the user wrote it.
+
+    Raises:
+        UsageError: a value that is not a version (``version_min="abc"``).
+    """
+    given = (("version", version), ("version_min", version_min), ("version_max", version_max))
+    if not any(value for _name, value in given):
+        return ""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    for name, value in given:
+        if not value:
+            continue
+        try:
+            SpecifierSet(version_spec(**{name: value}))
+        except InvalidSpecifier:
+            what = "a version or a version specifier" if name == "version" else "a version"
+            raise UsageError(
+                f"{where}{name}={value!r} is not {what}",
+                hint="give a PEP 440 version such as 3.8 or 1.2.3"
+                + (", or a specifier such as '>=3.8,<3.13'" if name == "version" else ""),
+            ) from None
+    return version_spec(version, version_min, version_max)
 
 
 def _check_spec(alias: str, dep: Dep) -> None:

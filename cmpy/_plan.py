@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from ._errors import CmpyError, DependencyCycle, RecipeNotFound, UsageError
 from ._hash import digest
-from ._model import Dep, Recipe, env_value, version_spec
+from ._model import Dep, Recipe, checked_spec, env_value
 from ._query import Query, parse_query
 from ._record import Record, field, replace
 from ._variations import resolve
@@ -326,7 +326,14 @@ def _override(
                 vmax = source["version_max"]
             env.update({k: env_value(v) for k, v in dict(source.get("env") or {}).items()})
             inputs.update({k: env_value(v) for k, v in dict(source.get("inputs") or {}).items()})
-    return query, version_spec(version, vmin, vmax), env, inputs
+    if version is dep.version and vmin is dep.version_min and vmax is dep.version_max:
+        spec = dep.spec  # checked when the recipe was defined
+    else:
+        try:
+            spec = checked_spec(version, vmin, vmax, where=f"adr {dep.name}: ")
+        except UsageError as exc:
+            raise exc.with_chain(chain) from None
+    return query, spec, env, inputs
 
 
 def plan(registry: Selector, request: Request, *, chain: tuple[str, ...] = ()) -> Plan:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from types import CodeType
 
 from . import _model
-from ._errors import AmbiguousQuery, CmpyError, RecipeNotFound, VariationError
+from ._errors import AmbiguousQuery, CmpyError, RecipeNotFound, UsageError, VariationError
 from ._hash import digest
 from ._model import Recipe
 from ._query import Query, has_glob
@@ -429,6 +429,13 @@ class Registry:
         hit = self._selected.get(query)
         if hit is not None:
             return hit
+        if not query.tags:
+            what = "is empty" if query.is_empty else f"({str(query)!r}) has no tag"
+            raise UsageError(
+                f"the query {what}: it names no recipe",
+                hint='give tags or an alias, such as cmpy run "detect os"; '
+                "list the recipes with: cmpy find",
+            )
         found = self.matches(query)
         if len(found) == 1:
             self._selected[query] = found[0]

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Mapping
 
 from ._errors import UsageError
-from ._model import Recipe, env_value, version_spec
+from ._model import Recipe, checked_spec, env_value
 from ._plan import Request
 from ._query import Query, parse_query
 from ._variations import canonical, known_names
@@ -80,7 +80,7 @@ def make_request(
         recipe=recipe,
         variations=tuple(dict.fromkeys(variations)),
         excluded_variations=tuple(dict.fromkeys(excluded)),
-        spec=version_spec(version, version_min, version_max),
+        spec=checked_spec(version, version_min, version_max),
         inputs=inputs,
         env={str(k): env_value(v) for k, v in (env or {}).items()},
         adr={str(k): dict(v) for k, v in (adr or {}).items()},

@@ -154,7 +154,7 @@ def test_find_show_and_cache_commands(recipe_dir: Callable[[str, str], Path]) ->
     assert "demo-thing" in found.stdout and "demo-fails" in found.stdout
     assert json.loads(cmpy("find", "detect", "--json").stdout)[0]["alias"] == "detect-cpu"
     missing = cmpy("find", "demo thnig")
-    assert missing.returncode == 1 and "demo-thing" in missing.stderr
+    assert missing.returncode == 2 and "demo-thing" in missing.stderr
     shown = cmpy("show", "demo-thing")
     assert "--level  (env DEMO_LEVEL)  how much" in shown.stdout
     assert "group size:" in shown.stdout and "_small  (default" in shown.stdout
@@ -176,7 +176,7 @@ def test_find_show_and_cache_commands(recipe_dir: Callable[[str, str], Path]) ->
 
 def test_index_sees_added_edited_and_deleted_modules(recipe_dir: Callable[[str, str], Path]) -> None:
     """The persisted metadata index never hides a change from the next command."""
-    assert cmpy("find", "fresh").returncode == 1
+    assert cmpy("find", "fresh").returncode == 2
     path = recipe_dir(
         "fresh",
         """
@@ -193,10 +193,10 @@ def test_index_sees_added_edited_and_deleted_modules(recipe_dir: Callable[[str, 
     doc = json.loads(cmpy("run", "fresh recipe", "--json", "-q").stdout)
     assert doc["env"]["V"] == "two"
     recipe_dir("fresh", path.read_text().replace("fresh recipe", "renamed recipe"))
-    assert cmpy("find", "fresh").returncode == 1
+    assert cmpy("find", "fresh").returncode == 2
     assert "fresh-recipe" in cmpy("find", "renamed").stdout
     path.unlink()
-    assert cmpy("find", "renamed").returncode == 1
+    assert cmpy("find", "renamed").returncode == 2
 
 
 def test_a_cached_run_imports_no_recipe_module(recipe_dir: Callable[[str, str], Path]) -> None:
