@@ -458,26 +458,35 @@ class Registry:
             return best[0]
         raise AmbiguousQuery(text, [r.alias for r in best], _separating(best))
 
-    def _closest(self, query: Query) -> list[str]:
-        import difflib
+    def _closest(self, query: Query, n: int = 5) -> list[str]:
+        """The recipes nearest to a query that matched none, nearest first.
 
-        from ._suggest import closest
+        A recipe's distance is the smaller of: the edits that turn the query's
+        words into some of its tags (each word to its nearest tag), and the
+        edits that turn the words joined by ``-`` into its alias. So
+        "get pyhton3" is one edit from get-python3 and seven from get-cmake,
+        and the nearest is always first.
+        """
+        from ._suggest import distance
 
-        words = set(query.tags)
-        scored = []
+        words = [w.lower() for w in query.tags if not has_glob(w)]
+        if not words:
+            return []
+        joined = "-".join(words)
+        near: dict[str, int] = {}
         for entry in self._entries.values():
-            score = len(words & set(entry.tags))
-            if score:
-                scored.append((-score, entry.alias))
-        if scored:
-            return [alias for _, alias in sorted(scored)[:5]]
-        text = "-".join(query.tags)
-        aliases = sorted({e.alias for e in self._entries.values()})
-        close = difflib.get_close_matches(text, aliases, n=5, cutoff=0.4)
-        for tag in query.tags:
-            for near in closest(tag, self._by_tag, n=2):
-                close += sorted(self._entries[u].alias for u in self._by_tag[near])[:3]
-        return list(dict.fromkeys(close))[:5]
+            tags = [t.lower() for t in entry.tags]
+            by_tags = sum(min((distance(w, t) for t in tags), default=len(w)) for w in words)
+            score = min(by_tags, distance(joined, entry.alias.lower()))
+            if score < near.get(entry.alias, score + 1):
+                near[entry.alias] = score
+        ranked = sorted(near.items(), key=lambda item: (item[1], item[0]))
+        if not ranked:
+            return []
+        best = ranked[0][1]
+        # beyond the nearest, only those not much farther and not mostly rewritten
+        limit = best + max(1, len(joined) // 5)
+        return [alias for alias, score in ranked[:n] if score <= limit or score == best]
 
     def body(self, recipe: Recipe) -> Body:
         """The body of a recipe, importing its module if this process has not yet."""
