@@ -173,17 +173,21 @@ def run(
         kwargs=kwargs,
     )
     if dry_run:
-        return executor.preview()
+        result = executor.preview()
+        _say_unread(executor)
+        return result
     try:
         if not executor.needs_concurrency():
-            return executor.run_sync()
-        import anyio
+            result = executor.run_sync()
+        else:
+            import anyio
 
-        result: Result = anyio.run(executor.run_async)
-        return result
+            result = anyio.run(executor.run_async)
     except KeyboardInterrupt as exc:
         # Ctrl-C or a signal: say which recipes it stopped (their commands are dead)
         raise executor.interrupted(exc) from None
+    _say_unread(executor)
+    return result
 
 
 async def arun(
@@ -217,11 +221,20 @@ async def arun(
         kwargs=kwargs,
     )
     if dry_run:
-        return executor.preview()
-    try:
-        return await executor.run_async()
-    except KeyboardInterrupt as exc:
-        raise executor.interrupted(exc) from None
+        result = executor.preview()
+    else:
+        try:
+            result = await executor.run_async()
+        except KeyboardInterrupt as exc:
+            raise executor.interrupted(exc) from None
+    _say_unread(executor)
+    return result
+
+
+def _say_unread(executor: Executor) -> None:
+    """Tell the caller, by name, what it passed that no recipe read (never dropped silently)."""
+    for note in executor.unread_notes():
+        sys.stderr.write(f"cmpy: warning: {note}\n")
 
 
 def find(query: str | Query = "") -> list[dict[str, Any]]:

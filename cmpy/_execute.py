@@ -27,6 +27,7 @@ from ._errors import (
     CommandFailed,
     DependencyCycle,
     Interrupted,
+    RecipeDefinitionError,
     RecipeFailed,
     ToolNotFound,
     UsageError,
@@ -134,6 +135,9 @@ class Executor:
         self.options = options
         self.nodes: dict[str, Node] = dict(the_plan.nodes)
         self.root = the_plan.root
+        # which of the caller's adr the plan (and the sub-plans of ctx.run) took
+        self.adr_used: set[str] = set(the_plan.adr_used)
+        self.adr_env_unread: list[tuple[str, str]] = list(the_plan.adr_env_unread)
         self.results: dict[str, Result] = {}
         self.failures: dict[str, BaseException] = {}
         self.first_failure: BaseException | None = None
@@ -370,7 +374,8 @@ class Executor:
             if banned in kwargs:
                 raise UsageError(f"ctx.run does not take {banned!r}: it belongs to the top-level run")
         env = dict(self.options.env)
-        env.update({k: env_value(v) for k, v in dict(options.pop("env", None) or {}).items()})
+        passed_env = {k: env_value(v) for k, v in dict(options.pop("env", None) or {}).items()}
+        env.update(passed_env)
         adr = dict(self.options.adr)
         adr.update(options.pop("adr", None) or {})
         try:
@@ -382,7 +387,47 @@ class Executor:
             raise exc.with_chain(parent.chain + (query,)) from None
         for key, node in sub.nodes.items():
             self.nodes.setdefault(key, node)
+        self.adr_used |= sub.adr_used
+        self.adr_env_unread += sub.adr_env_unread
+        if passed_env:
+            read = set().union(*(set(n.env) for n in sub.nodes.values()))
+            unread = sorted(k for k in passed_env if k not in read)
+            if unread:
+                raise RecipeDefinitionError(
+                    parent.recipe.alias,
+                    f"ctx.run({query!r}, env=...) sets {', '.join(unread)}, which "
+                    f"{sub.nodes[sub.root].recipe.alias} never reads, nor does anything it "
+                    "depends on",
+                    hint="declare it in that recipe (an input, an env default or reads=[...]), "
+                    "or drop it from env=",
+                ).with_chain(parent.chain)
         return record, sub.root
+
+    def unread_notes(self) -> list[str]:
+        """What the caller passed that no recipe of the run took, one line each."""
+        notes = []
+        read: set[str] = set().union(*(set(n.env) for n in self.nodes.values()))
+        declare = (
+            "a recipe sees only the env it declares (env defaults, inputs, variations, "
+            "reads=); add reads=[{key!r}] to the recipe that should see it"
+        )
+        for key in sorted(k for k in self.options.env if k not in read):
+            notes.append(
+                f"the env {key} given to this run (--env.{key}=...) is read by no recipe "
+                "of it: " + declare.format(key=key)
+            )
+        names = sorted({n for node in self.nodes.values() for n in node.dep_names if n})
+        for name in sorted(n for n in self.options.adr if n not in self.adr_used):
+            known = ", ".join(names) or "none"
+            notes.append(
+                f"--adr.{name}... names no dep of this run (the deps' names here: {known})"
+            )
+        for name, key in dict.fromkeys(self.adr_env_unread):
+            notes.append(
+                f"--adr.{name}.env.{key}=...: {key} is read by no recipe at or below the dep "
+                f"{name!r}: " + declare.format(key=key)
+            )
+        return notes
 
     def _check_wait(self, parent: Node, query: str, root: str) -> None:
         """Refuse a body's request that would wait, through any path, for that body itself.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ._errors import CmpyError, DependencyCycle, RecipeNotFound, UsageError
+from ._errors import CmpyError, DependencyCycle, RecipeDefinitionError, RecipeNotFound, UsageError
 from ._hash import digest
 from ._model import Dep, Recipe, checked_spec, env_value
 from ._query import Query, parse_query
@@ -68,10 +68,17 @@ class Node(Record):
 
 
 class Plan(Record):
-    """A DAG of nodes: ``nodes`` is in an order where every node follows its deps."""
+    """A DAG of nodes: ``nodes`` is in an order where every node follows its deps.
+
+    ``adr_used`` names the caller's ``adr`` entries that some dep of the plan
+    took; ``adr_env_unread`` lists ``(adr name, env key)`` pairs an ``adr``
+    set that neither that dep's recipe nor anything below it reads.
+    """
 
     root: str
     nodes: dict[str, Node]
+    adr_used: frozenset[str] = frozenset()
+    adr_env_unread: tuple[tuple[str, str], ...] = ()
 
     def children(self, key: str) -> tuple[str, ...]:
         node = self.nodes[key]
@@ -164,6 +171,10 @@ class _Planner:
         self.on_stack: set[str] = set()
         self.reads: dict[tuple[str, tuple[str, ...]], tuple[set[str], tuple[str, ...]]] = {}
         self.unkeyed: dict[str, set[str]] = {}
+        # the env keys each node or anything below it reads
+        self.below: dict[str, frozenset[str]] = {}
+        self.adr_used: set[str] = set()
+        self.adr_env_unread: list[tuple[str, str]] = []
 
     def node(
         self,
@@ -225,6 +236,8 @@ class _Planner:
             self.on_stack.discard(pre_key)
         base_key = _digest(pre_key, deps)
         key = _digest(base_key, spec) if spec else base_key
+        below = frozenset(seen).union(*(self.below[k] for k in deps + post))
+        self.below[key] = self.below.get(key, frozenset()) | below
         existing = self.nodes.get(key)
         if existing is not None:
             # the same work asked for from two places whose post deps differ
@@ -266,7 +279,9 @@ class _Planner:
                 continue
             if dep.skip_env and condition_holds(env, dep.skip_env):
                 continue
-            query, spec, passed, inputs = _override(dep, adr, self.caller_adr, chain)
+            query, spec, passed, inputs, from_adr = _override(dep, adr, self.caller_adr, chain)
+            if dep.name and dep.name in self.caller_adr:
+                self.adr_used.add(dep.name)
             try:
                 child = self.registry.select(query)
                 if inputs:
@@ -287,11 +302,44 @@ class _Planner:
                 adr_sig,
                 chain,
             )
+            self._check_read(dep, passed, from_adr, key, child, chain)
             if key not in keys:
                 keys.append(key)
                 names.append(dep.name)
                 optional.append(dep.optional)
         return tuple(keys), tuple(names), tuple(optional)
+
+    def _check_read(
+        self,
+        dep: Dep,
+        passed: Mapping[str, str],
+        from_adr: frozenset[str],
+        key: str,
+        child: Recipe,
+        chain: tuple[str, ...],
+    ) -> None:
+        """Env handed to a dep must be read by its recipe or something below it.
+
+        Raises:
+            RecipeDefinitionError: a ``Dep(env=...)`` key nothing below reads
+                (an ``adr`` one is only noted: the caller is told after the run).
+        """
+        below = self.below[key]
+        for name in passed:
+            if name in below:
+                continue
+            if name in from_adr:
+                self.adr_env_unread.append((dep.name or "", name))
+                continue
+            if name in dep.env:
+                owner = chain[-1] if chain else "the caller"
+                raise RecipeDefinitionError(
+                    owner,
+                    f"its dep {str(dep.query)!r} sets {name} in env, which {child.alias} "
+                    "never reads, nor does anything it depends on",
+                    hint=f"declare it in {child.alias} (an input, an env default or "
+                    f"reads=[{name!r}]), or drop it from the dep's env",
+                ).with_chain(chain)
 
 
 def _override(
@@ -299,12 +347,17 @@ def _override(
     adr: Mapping[str, Mapping[str, Any]],
     caller_adr: Mapping[str, Mapping[str, Any]],
     chain: tuple[str, ...],
-) -> tuple[Query, str, dict[str, str], dict[str, str]]:
-    """Apply ``adr`` overrides (variations' first, the caller's on top) to a dep."""
+) -> tuple[Query, str, dict[str, str], dict[str, str], frozenset[str]]:
+    """Apply ``adr`` overrides (variations' first, the caller's on top) to a dep.
+
+    Returns the query, the version specifier, the env and inputs passed, and
+    which env keys came from an ``adr``.
+    """
     query = dep.query
     version, vmin, vmax = dep.version, dep.version_min, dep.version_max
     env = dict(dep.env)
     inputs = dict(dep.inputs)
+    from_adr: set[str] = set()
     if dep.name:
         for source in (adr.get(dep.name), caller_adr.get(dep.name)):
             if not source:
@@ -324,7 +377,9 @@ def _override(
                 vmin = source["version_min"]
             if "version_max" in source:
                 vmax = source["version_max"]
-            env.update({k: env_value(v) for k, v in dict(source.get("env") or {}).items()})
+            adr_env = {k: env_value(v) for k, v in dict(source.get("env") or {}).items()}
+            env.update(adr_env)
+            from_adr.update(adr_env)
             inputs.update({k: env_value(v) for k, v in dict(source.get("inputs") or {}).items()})
     if version is dep.version and vmin is dep.version_min and vmax is dep.version_max:
         spec = dep.spec  # checked when the recipe was defined
@@ -333,7 +388,7 @@ def _override(
             spec = checked_spec(version, vmin, vmax, where=f"adr {dep.name}: ")
         except UsageError as exc:
             raise exc.with_chain(chain) from None
-    return query, spec, env, inputs
+    return query, spec, env, inputs, frozenset(from_adr)
 
 
 def plan(registry: Selector, request: Request, *, chain: tuple[str, ...] = ()) -> Plan:
@@ -358,4 +413,9 @@ def plan(registry: Selector, request: Request, *, chain: tuple[str, ...] = ()) -
         "",
         chain,
     )
-    return Plan(root, planner.nodes)
+    return Plan(
+        root,
+        planner.nodes,
+        adr_used=frozenset(planner.adr_used),
+        adr_env_unread=tuple(dict.fromkeys(planner.adr_env_unread)),
+    )

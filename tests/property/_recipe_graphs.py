@@ -173,7 +173,7 @@ class _Spec:
 # built once: strategies made afresh inside a draw cost more than the draw
 _DEP_VARIATIONS = st.sampled_from(("", " _fast", " _slow", " _bs.8", " _bs.16", " _extra"))
 _DEP_ENV = st.dictionaries(
-    st.sampled_from(("HOME", "PASSED", "SHARED_A")), st.sampled_from(("1", "2")), max_size=2
+    st.sampled_from(("HOME", "BS")), st.sampled_from(("1", "2")), max_size=2
 )
 _DEP_NAMES = st.sampled_from((None, "py", "lib"))
 _DEP_INPUTS = st.sampled_from(((), (("opt", "x"),), (("opt", "y"),)))
@@ -205,8 +205,9 @@ def _dep(draw: st.DrawFn, target: int, *, conditional: bool = True) -> Dep:
     env = draw(_DEP_ENV)
     kw: dict[str, Any] = {
         "name": draw(_DEP_NAMES),
-        # the target reads its own HOME; PASSED nobody reads; SHARED_A some read
-        "env": {(f"R{target}_HOME" if k == "HOME" else k): v for k, v in env.items()},
+        # keys the target reads (its HOME, its variation's BS): env handed to a dep
+        # that nothing below reads is refused at planning (tests/test_unread_env.py)
+        "env": {f"R{target}_{k}": v for k, v in env.items()},
         "inputs": dict(draw(_DEP_INPUTS)),
         "version_min": draw(_DEP_MINS),
     }

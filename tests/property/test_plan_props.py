@@ -164,8 +164,9 @@ def test_shared_dep_is_merged(asks: list[tuple[str, str, str]]) -> None:
     parents = [
         make_recipe(
             f"p{i}",
-            env={f"P{i}_OWN": "mine"},
-            deps=(Dep("leaf" + variation, env={"LEAF_K": read, "NOT_READ": unread}),),
+            # the parent's own env reaches the leaf (inherited) but the leaf does not read it
+            env={f"P{i}_OWN": "mine", "NOT_READ": unread},
+            deps=(Dep("leaf" + variation, env={"LEAF_K": read}),),
         )
         for i, (variation, read, unread) in enumerate(asks)
     ]
