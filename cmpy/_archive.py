@@ -10,6 +10,20 @@ links that stay inside the target are accepted. Tar members then go through
 the whole archive (see docs/PITFALLS.md: CVE-2025-4435 on Python 3.11.7).
 Everything is extracted into a temporary folder beside the target, renamed to
 the target only when the archive was extracted completely.
+
+Limits
+------
+An archive is refused, with nothing left behind, when it would expand past
+what any honest archive does (each limit a keyword of :func:`extract`, named
+in the message): more than ``max_members`` members (default a million), more
+than ``max_total_size`` bytes in all (default 50 GiB), or a member or the whole
+archive that expands past ``ratio_min_size`` (default 100 MiB) to more than
+``max_ratio`` times its compressed size (default 200: a decompression bomb).
+Sizes declared in headers refuse an archive early; the bytes are counted
+again as they are decompressed and written, so a header that lies does not
+help. A member more than :data:`MAX_MEMBER_DEPTH` path components deep is
+refused too. An archive that yields no member is an error unless
+``allow_empty`` (a stream of zeros is not silently taken for an empty tar).
 """
 
 from __future__ import annotations
@@ -19,12 +33,19 @@ import os
 import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, TypedDict
 
 from ._errors import ArchiveError, UsageError
 from ._record import Record
 
-__all__ = ["KNOWN_FORMATS", "archive_format", "extract", "list_members"]
+__all__ = [
+    "KNOWN_FORMATS",
+    "MAX_MEMBER_DEPTH",
+    "ExtractLimits",
+    "archive_format",
+    "extract",
+    "list_members",
+]
 
 #: What :func:`archive_format` can return and :func:`extract` can unpack.
 KNOWN_FORMATS: tuple[str, ...] = (
@@ -58,6 +79,28 @@ _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 _MAX_LINKS = 40  # the same limit on symlink hops as Linux's ELOOP
 _MAX_ZIP_SYMLINK = 4096
 _CHUNK = 1 << 20
+#: The most path components a member name may have (deeper ones are refused).
+MAX_MEMBER_DEPTH = 256
+_DEFAULT_MAX_TOTAL_SIZE = 50 << 30
+_DEFAULT_MAX_MEMBERS = 1_000_000
+_DEFAULT_MAX_RATIO = 200.0
+_DEFAULT_RATIO_MIN_SIZE = 100 << 20
+# an all-zero stream longer than this is not taken for an empty tar
+_MAX_EMPTY_TAR = 1 << 20
+# a long name or pax header longer than this is not read into memory
+_MAX_HEADER_READ = 16 << 20
+# compressed bytes are read this much at a time, so a member's share is known
+_RAW_CHUNK = 1 << 14
+
+
+class ExtractLimits(TypedDict, total=False):
+    """The keywords of :func:`extract` that bound what an archive may expand to."""
+
+    allow_empty: bool
+    max_total_size: int | None
+    max_members: int | None
+    max_ratio: float | None
+    ratio_min_size: int
 
 
 class _Unsafe(Exception):
@@ -66,6 +109,123 @@ class _Unsafe(Exception):
     def __init__(self, message: str, why: str = "") -> None:
         super().__init__(message)
         self.why = why
+
+
+class _Refused(Exception):
+    """An archive past a limit, or empty: the message and what to try."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class _Limits(Record):
+    allow_empty: bool
+    max_total_size: int | None
+    max_members: int | None
+    max_ratio: float | None
+    ratio_min_size: int
+
+
+class _Budget:
+    """What an archive has expanded to so far; raises _Refused at the first limit passed.
+
+    ``declared`` counts what headers announce (to refuse early), ``written``
+    what is really decompressed and written; each is held to the limits.
+    """
+
+    def __init__(self, limits: _Limits, archive_size: int) -> None:
+        self.limits = limits
+        self.archive_size = archive_size
+        self.members = 0
+        self.declared = 0
+        self.written = 0
+        self.expanded = 0
+
+    def member(self) -> None:
+        """Count one member of the archive."""
+        self.members += 1
+        most = self.limits.max_members
+        if most is not None and self.members > most:
+            raise _Refused(
+                f"it has more than {most:,} members (max_members={most})",
+                _limit_hint("max_members"),
+            )
+
+    def declare(self, name: str, size: int, compressed: int | None = None) -> None:
+        """Count a member's declared size: refuse before writing what would pass a limit."""
+        self.declared += size
+        self._check_total(self.declared, "its members declare")
+        if compressed is not None:
+            self._check_member_ratio(name, size, f"its {_human(compressed)} compressed", compressed)
+        self._check_ratio(self.declared, "its members declare")
+
+    def stream_at(self, position: int, *, declared: bool) -> None:
+        """The decompressed stream has reached (or is asked to seek to) ``position``."""
+        if position > self.expanded:
+            self.expanded = position
+            self._check_ratio(position, "its members declare" if declared else "it expands to")
+
+    def wrote(self, count: int) -> None:
+        """Count bytes decompressed and written."""
+        self.written += count
+        self._check_total(self.written, "it expands to")
+        self._check_ratio(self.written, "it expands to")
+
+    def member_expanded(self, name: str, size: int, compressed: int, *, exact: bool) -> None:
+        """A member has expanded to ``size`` from ``compressed`` bytes (or about that many)."""
+        if exact:
+            self._check_member_ratio(name, size, f"its {_human(compressed)} compressed", compressed)
+        else:
+            # a member's share of a compressed stream is only known to a read's size
+            compressed = max(compressed, _RAW_CHUNK)
+            self._check_member_ratio(
+                name,
+                size,
+                f"the roughly {_human(compressed)} of compressed stream it came from",
+                compressed,
+            )
+
+    def _check_total(self, total: int, verb: str) -> None:
+        most = self.limits.max_total_size
+        if most is not None and total > most:
+            raise _Refused(
+                f"{verb} more than {_human(most)} in all (max_total_size={most})",
+                _limit_hint("max_total_size"),
+            )
+
+    def _check_ratio(self, total: int, verb: str) -> None:
+        ratio = self.limits.max_ratio
+        if ratio is None or total <= self.limits.ratio_min_size:
+            return
+        if total > ratio * max(self.archive_size, 1):
+            raise _Refused(
+                f"{verb} more than {ratio:g} times the archive's {_human(self.archive_size)} "
+                f"(max_ratio={ratio:g}, checked past ratio_min_size={self.limits.ratio_min_size}"
+                "): a decompression bomb?",
+                _limit_hint("max_ratio"),
+            )
+
+    def _check_member_ratio(self, name: str, size: int, source: str, compressed: int) -> None:
+        ratio = self.limits.max_ratio
+        if ratio is None or size <= self.limits.ratio_min_size:
+            return
+        if size > ratio * max(compressed, 1):
+            raise _Refused(
+                f"member {_shown(name)!r} expands to {_human(size)}, more than {ratio:g} times "
+                f"{source} (max_ratio={ratio:g}, checked past "
+                f"ratio_min_size={self.limits.ratio_min_size}): a decompression bomb?",
+                _limit_hint("max_ratio"),
+            )
+
+
+def _limit_hint(option: str) -> str:
+    also = " (or ratio_min_size=)" if option == "max_ratio" else ""
+    return (
+        f"nothing was extracted; if you trust the archive, raise {option}={also}, a keyword "
+        "of cmpy.tools.extract and ctx.extract and an input of extract file and "
+        f"download-and-extract; {option}=None (--{option}=none) lifts the limit"
+    )
 
 
 def archive_format(path: str | os.PathLike[str]) -> str | None:
@@ -84,8 +244,8 @@ def archive_format(path: str | os.PathLike[str]) -> str | None:
         return "zip"
     for name, magic in _COMPRESSIONS.items():
         if head.startswith(magic):
-            return f"tar.{name}" if _looks_like_tar(_peek_decompressed(path, name)) else name
-    if _looks_like_tar(head):
+            return f"tar.{name}" if _tar_inside(path, name) else name
+    if _looks_like_tar(head, lambda: _only_zero_blocks_file(path)):
         return "tar"
     import zipfile
 
@@ -126,25 +286,46 @@ def extract(
     target: str | os.PathLike[str],
     *,
     strip_components: int = 0,
+    allow_empty: bool = False,
+    max_total_size: int | None = _DEFAULT_MAX_TOTAL_SIZE,
+    max_members: int | None = _DEFAULT_MAX_MEMBERS,
+    max_ratio: float | None = _DEFAULT_MAX_RATIO,
+    ratio_min_size: int = _DEFAULT_RATIO_MIN_SIZE,
     log: Callable[[str], None] | None = None,
 ) -> Path:
     """Extract an archive into a new folder, safely and all or nothing.
 
     Tar (plain, gz, bz2, xz) and zip archives are recognised by their content;
     a single gz, bz2 or xz compressed file is decompressed into the folder
-    under its name without the suffix.
+    under its name without the suffix (it is an archive of one member, held
+    to the same limits).
 
     :param archive: the archive file.
     :param target: the folder to create; an existing empty folder is replaced.
     :param strip_components: drop this many leading path components from each
         member (as ``tar --strip-components``); members with no more are skipped.
+    :param allow_empty: accept an archive that yields no member (an empty
+        folder); by default that is an error, since it is more often a
+        damaged download or a wrong ``strip_components`` than what was meant.
+    :param max_total_size: the most bytes the members may hold in all
+        (default 50 GiB); ``None``: no limit.
+    :param max_members: the most members the archive may have (default
+        1,000,000); ``None``: no limit.
+    :param max_ratio: the most a member, or the whole archive, may expand
+        relative to its compressed size once it is past ``ratio_min_size``
+        (default 200); ``None``: no limit.
+    :param ratio_min_size: the size past which ``max_ratio`` is checked
+        (default 100 MiB), so that small, very compressible files pass.
     :param log: called with one line saying what is extracted where.
     :returns: the target folder.
     :raises ArchiveError: the format is unknown, the archive is corrupt or
-        truncated, or a member is unsafe (absolute path, ``..``, a link leading
-        outside the target, a device or fifo); the target is then not created.
-    :raises UsageError: ``strip_components`` is negative, or the target exists
-        and is not an empty folder.
+        truncated, a member is unsafe (absolute path, ``..``, a link leading
+        outside the target, a device or fifo, more than
+        :data:`MAX_MEMBER_DEPTH` components deep), a limit is passed (the
+        message names it), or it yields no member and ``allow_empty`` is
+        false; the target is then not created and nothing is left behind.
+    :raises UsageError: ``strip_components`` or a limit is negative, or the
+        target exists and is not an empty folder.
     """
     name = os.fspath(archive)
     dest = Path(target)
@@ -153,10 +334,18 @@ def extract(
             f"strip_components must be 0 or more, not {strip_components}",
             hint="pass the number of leading folders to drop from each member",
         )
+    limits = _Limits(
+        allow_empty=bool(allow_empty),
+        max_total_size=_limit("max_total_size", max_total_size, whole=True),
+        max_members=_limit("max_members", max_members, whole=True),
+        max_ratio=_limit("max_ratio", max_ratio, whole=False),
+        ratio_min_size=_limit("ratio_min_size", ratio_min_size, whole=True, none=False) or 0,
+    )
     _check_target_free(dest)
     fmt = _require_format(name)
     if log is not None:
         log(f"extracting {name} ({fmt}) into {dest}")
+    budget = _Budget(limits, os.path.getsize(name))
     dest.parent.mkdir(parents=True, exist_ok=True)
 
     import shutil
@@ -165,14 +354,23 @@ def extract(
     try:
         try:
             if fmt == "zip":
-                _extract_zip(name, tmp, strip_components)
+                _extract_zip(name, tmp, strip_components, budget)
             elif fmt.startswith("tar"):
-                _extract_tar(name, fmt, tmp, strip_components)
+                _extract_tar(name, fmt, tmp, strip_components, budget)
             else:
-                _extract_single(name, fmt, tmp)
+                _extract_single(name, fmt, tmp, budget)
             _verify_tree(tmp)
         except _Unsafe as e:
             raise ArchiveError(name, f"refused, unsafe member: {e}") from None
+        except _Refused as e:
+            error = ArchiveError(name, str(e))
+            error.hint = e.hint
+            raise error from None
+        except RecursionError:
+            # a deep path that slipped past the depth check: never an internal error
+            raise ArchiveError(
+                name, f"refused: a member is nested too deep (at most {MAX_MEMBER_DEPTH} folders)"
+            ) from None
         except Exception as e:
             problem = _problem(e, fmt)
             if problem is None:
@@ -183,6 +381,33 @@ def extract(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return dest
+
+
+def _limit(what: str, value: Any, *, whole: bool, none: bool = True) -> Any:
+    """A limit as given: a number >= 0 (a whole one for counts and sizes), or None."""
+    if value is None and none:
+        return None
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    # written so that nan, which compares false to everything, is refused too
+    if not number or not 0 <= value < float("inf") or (whole and value != int(value)):
+        kind = "a whole number" if whole else "a number"
+        raise UsageError(
+            f"{what}={value!r} is not a limit",
+            hint=f"give {what} as {kind} >= 0" + (", or None for no limit" if none else ""),
+        )
+    return int(value) if whole else float(value)
+
+
+def _empty(strip: int, listed: int) -> _Refused:
+    hint = (
+        "if an empty result is what you expect, pass allow_empty=True (extract file --allow_empty)"
+    )
+    if listed:
+        return _Refused(
+            f"strip_components={strip} leaves none of its {listed} members",
+            "give a smaller strip_components, or " + hint,
+        )
+    return _Refused("it holds no member (an empty archive)", hint)
 
 
 # --------------------------------------------------------------------------
@@ -285,7 +510,13 @@ def _check_member_name(name: str) -> None:
     if not name:
         raise _Unsafe("a member has an empty name")
     if "\x00" in name:
-        raise _Unsafe(f"{name!r} contains a NUL byte")
+        raise _Unsafe(f"{_shown(name)!r} contains a NUL byte")
+    depth = sum(1 for part in name.replace("\\", "/").split("/") if part not in ("", "."))
+    if depth > MAX_MEMBER_DEPTH:
+        raise _Unsafe(
+            f"{_shown(name)!r} is {depth} path components deep; cmpy extracts members "
+            f"at most {MAX_MEMBER_DEPTH} deep (MAX_MEMBER_DEPTH)"
+        )
     if name.startswith("/") or PureWindowsPath(name).is_absolute() or PureWindowsPath(name).drive:
         raise _Unsafe(f"{name!r} is an absolute path")
     if ".." in PurePosixPath(name).parts:
@@ -311,18 +542,39 @@ def _strip(name: str, count: int) -> str | None:
 # tar
 
 
-def _extract_tar(name: str, fmt: str, tmp: str, strip: int) -> None:
+def _extract_tar(name: str, fmt: str, tmp: str, strip: int, budget: _Budget) -> None:
     import tarfile
+    from contextlib import ExitStack
 
-    # errorlevel 2: an error tarfile would only log (a link it cannot make,
-    # attributes it cannot set) also stops the extraction, so what lands on
-    # disk is the whole archive or nothing
-    with tarfile.open(name, _tar_mode(fmt), errorlevel=2) as tf:
-        members = tf.getmembers()
-        _check_tar_end(tf)
+    with ExitStack() as stack:
+        file = stack.enter_context(open(name, "rb"))
+        raw = _RawReader(file)
+        compressed = fmt != "tar"
+        # a plain tar is read as it is: tarfile wants whole reads, which a raw reader may cut
+        inner = stack.enter_context(_open_compressed(raw, fmt[4:])) if compressed else file
+        stream = _TarStream(inner, budget, name, compressed=compressed)
+        # errorlevel 2: an error tarfile would only log (a link it cannot make,
+        # attributes it cannot set) also stops the extraction, so what lands on
+        # disk is the whole archive or nothing
+        tf = stack.enter_context(tarfile.open(fileobj=stream, mode="r:", errorlevel=2))  # type: ignore[call-overload]
         tree = _Tree()
         keep: list[tarfile.TarInfo] = []
-        for member in members:
+        listed = 0
+        previous: tarfile.TarInfo | None = None
+        raw_at = raw.tell()
+        while True:
+            member = tf.next()
+            # the previous member's data has now been read past: its compressed share
+            if previous is not None and compressed:
+                budget.member_expanded(
+                    previous.name, previous.size, raw.tell() - raw_at, exact=False
+                )
+            raw_at = raw.tell()
+            if member is None:
+                break
+            listed += 1
+            budget.member()
+            previous = member if member.isreg() else None
             _check_member_name(member.name)
             new_name = _strip(member.name, strip)
             if new_name is None:
@@ -330,6 +582,7 @@ def _extract_tar(name: str, fmt: str, tmp: str, strip: int) -> None:
             changes: dict[str, Any] = {"name": new_name}
             if member.isreg():
                 tree.add_file(new_name)
+                budget.declare(new_name, member.size)
             elif member.isdir():
                 tree.add_dir(new_name)
             elif member.issym():
@@ -347,10 +600,90 @@ def _extract_tar(name: str, fmt: str, tmp: str, strip: int) -> None:
             else:
                 raise _Unsafe(f"{member.name!r} is {_tar_kind(member)}, not a file, folder or link")
             keep.append(member.replace(**changes, deep=False))
+        _check_tar_end(tf)
         tree.recheck_links()
+        if not keep and not budget.limits.allow_empty:
+            raise _empty(strip, listed)
+        # from here on, what is read from the stream is written to disk
+        stream.writing = True
         # the data filter is a second opinion; any FilterError it raises
         # propagates (errorlevel >= 1) and refuses the whole archive
         tf.extractall(tmp, members=keep, filter="data")
+
+
+class _RawReader:
+    """The archive file, read a little at a time so a member's compressed share is known."""
+
+    def __init__(self, f: IO[bytes]) -> None:
+        self.f = f
+        self.name = getattr(f, "name", "")
+
+    def read(self, size: int = -1) -> bytes:
+        return self.f.read(_RAW_CHUNK if size is None or size < 0 else min(size, _RAW_CHUNK))
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.f.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.f.tell()
+
+    def close(self) -> None:
+        pass  # the ExitStack closes the file
+
+    @property
+    def closed(self) -> bool:
+        return self.f.closed
+
+
+class _TarStream:
+    """The (decompressed) tar stream handed to tarfile, watched against the budget.
+
+    While the archive is listed, how far the stream reaches (and where tarfile
+    asks to seek, which for a compressed stream means decompressing up to
+    there) is held to the ratio limit before the work is done; once
+    ``writing`` is set, every byte read is a byte extracted.
+    """
+
+    def __init__(self, inner: Any, budget: _Budget, name: str, *, compressed: bool) -> None:
+        self.inner = inner
+        self.budget = budget
+        self.name = name
+        self.compressed = compressed
+        self.writing = False
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = _CHUNK
+        if not self.writing and size > _MAX_HEADER_READ:
+            # only a long name or pax header is read whole while listing
+            raise _Refused(
+                f"a member header announces {_human(size)} of extended data "
+                f"(cmpy reads at most {_human(_MAX_HEADER_READ)})",
+                "nothing was extracted; the archive is damaged or hostile",
+            )
+        data: bytes = self.inner.read(size)
+        if self.compressed:
+            self.budget.stream_at(self.inner.tell(), declared=False)
+        if self.writing:
+            self.budget.wrote(len(data))
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if self.compressed and whence in (0, 1):
+            target = offset if whence == 0 else self.inner.tell() + offset
+            self.budget.stream_at(target, declared=True)
+        position: int = self.inner.seek(offset, whence)
+        return position
+
+    def tell(self) -> int:
+        position: int = self.inner.tell()
+        return position
 
 
 def _check_tar_end(tf: Any) -> None:
@@ -403,11 +736,14 @@ class _ZipItem(Record):
     executable: bool = False
 
 
-def _extract_zip(name: str, tmp: str, strip: int) -> None:
+def _extract_zip(name: str, tmp: str, strip: int, budget: _Budget) -> None:
     import zipfile
 
     with zipfile.ZipFile(name) as zf:
-        items = _plan_zip(zf, strip)
+        listed = len(zf.infolist())
+        items = _plan_zip(zf, strip, budget)
+        if not items and not budget.limits.allow_empty:
+            raise _empty(strip, listed)
         root = Path(tmp)
         real_root = os.path.realpath(tmp)
         for item in items:
@@ -431,13 +767,14 @@ def _extract_zip(name: str, tmp: str, strip: int) -> None:
                 zf.open(item.info) as src,
                 os.fdopen(os.open(path, flags, mode), "wb") as out,
             ):
-                _copy(src, out)
+                _copy(src, out, budget, item.info.filename, item.info.compress_size)
 
 
-def _plan_zip(zf: Any, strip: int) -> list[_ZipItem]:
+def _plan_zip(zf: Any, strip: int, budget: _Budget) -> list[_ZipItem]:
     tree = _Tree()
     items: list[_ZipItem] = []
     for info in zf.infolist():
+        budget.member()
         # zips made on Windows may use backslashes; unzip treats them as separators
         raw = info.filename.replace("\\", "/")
         _check_member_name(raw)
@@ -455,6 +792,7 @@ def _plan_zip(zf: Any, strip: int) -> list[_ZipItem]:
             items.append(_ZipItem(info, "dir", tree.add_dir(new_name)))
         elif kind in (0, stat.S_IFREG):
             where = tree.add_file(new_name)
+            budget.declare(new_name, info.file_size, info.compress_size)
             items.append(_ZipItem(info, "file", where, executable=bool(mode & 0o111)))
         else:
             raise _Unsafe(f"{raw!r} is a special file (mode {mode:o}), not a file, folder or link")
@@ -466,10 +804,12 @@ def _plan_zip(zf: Any, strip: int) -> list[_ZipItem]:
 # single compressed files
 
 
-def _extract_single(name: str, fmt: str, tmp: str) -> None:
-    out_path = os.path.join(tmp, _single_file_name(name, fmt))
+def _extract_single(name: str, fmt: str, tmp: str, budget: _Budget) -> None:
+    member = _single_file_name(name, fmt)
+    budget.member()
+    out_path = os.path.join(tmp, member)
     with _open_compressed(name, fmt) as src, open(out_path, "wb") as out:
-        _copy(src, out)
+        _copy(src, out, budget, member, budget.archive_size)
 
 
 def _single_file_name(name: str, fmt: str) -> str:
@@ -480,7 +820,8 @@ def _single_file_name(name: str, fmt: str) -> str:
     return base + ".out"
 
 
-def _open_compressed(name: str, fmt: str) -> io.BufferedIOBase:
+def _open_compressed(name: str | Any, fmt: str) -> io.BufferedIOBase:
+    """A decompressing reader of a file, given by name or as an open file."""
     if fmt == "gz":
         import gzip
 
@@ -494,30 +835,59 @@ def _open_compressed(name: str, fmt: str) -> io.BufferedIOBase:
     return lzma.open(name, "rb")
 
 
-def _peek_decompressed(path: str | os.PathLike[str], fmt: str) -> bytes:
+def _tar_inside(path: str | os.PathLike[str], fmt: str) -> bool:
+    """Whether a compressed file holds a tar (a real header, or only end-of-archive blocks)."""
     import lzma
     import zlib
 
     try:
         with _open_compressed(os.fspath(path), fmt) as f:
-            return f.read(512)
+            head = f.read(512)
+            return _looks_like_tar(head, lambda: _only_zero_blocks(head, f))
     except (OSError, EOFError, zlib.error, lzma.LZMAError):
         # too damaged to peek into: extraction will report the real problem
-        return b""
+        return False
 
 
-def _looks_like_tar(block: bytes) -> bool:
+def _looks_like_tar(block: bytes, only_zero_blocks: Callable[[], bool]) -> bool:
+    """Whether ``block`` starts a tar: a header with a valid checksum or the ustar magic.
+
+    A first block of zeros is an empty tar only when the whole stream is
+    end-of-archive blocks (``only_zero_blocks``): a disk image or a file of
+    zeros is not an empty tar.
+    """
     import tarfile
 
     if len(block) < tarfile.BLOCKSIZE:
         return False
-    if block.count(0) == tarfile.BLOCKSIZE:
-        return True  # an empty tar is nothing but end-of-archive blocks
+    header = block[: tarfile.BLOCKSIZE]
+    if not header.strip(b"\0"):
+        return only_zero_blocks()
+    if header[257:262] == b"ustar":
+        return True
     try:
-        tarfile.TarInfo.frombuf(block[: tarfile.BLOCKSIZE], "utf-8", "surrogateescape")
+        tarfile.TarInfo.frombuf(header, "utf-8", "surrogateescape")
     except tarfile.HeaderError:
         return False
     return True
+
+
+def _only_zero_blocks(first: bytes, rest: IO[bytes] | io.BufferedIOBase) -> bool:
+    """Whether ``first`` and what ``rest`` still holds are two or more zero blocks, and no more."""
+    total = len(first)
+    while total <= _MAX_EMPTY_TAR:
+        chunk = rest.read(1 << 16)
+        if not chunk:
+            return total % 512 == 0 and total >= 1024
+        if chunk.strip(b"\0"):
+            return False
+        total += len(chunk)
+    return False
+
+
+def _only_zero_blocks_file(path: str | os.PathLike[str]) -> bool:
+    with open(path, "rb") as f:
+        return _only_zero_blocks(b"", f)
 
 
 # --------------------------------------------------------------------------
@@ -597,8 +967,19 @@ def _walk(top: str) -> Iterable[os.DirEntry[str]]:
                     stack.append(entry.path)
 
 
-def _copy(src: io.BufferedIOBase | IO[bytes], out: IO[bytes]) -> None:
+def _copy(
+    src: io.BufferedIOBase | IO[bytes],
+    out: IO[bytes],
+    budget: _Budget,
+    member: str,
+    compressed: int,
+) -> None:
+    """Copy one member, counting what is decompressed against the budget before writing it."""
+    written = 0
     while chunk := src.read(_CHUNK):
+        written += len(chunk)
+        budget.wrote(len(chunk))
+        budget.member_expanded(member, written, compressed, exact=True)
         out.write(chunk)
 
 
@@ -636,3 +1017,16 @@ def _problem(exc: BaseException, fmt: str) -> str | None:
 def _describe(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _human(count: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if count < 1024:
+            return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} TiB"
+
+
+def _shown(name: str) -> str:
+    """A member name short enough to read in a message."""
+    return name if len(name) <= 120 else f"{name[:60]}...{name[-40:]}"

@@ -210,7 +210,16 @@ class Ctx:
 
     def _download_args(self, url: str, filename: str | None, mirrors: Sequence[str]) -> dict[str, Any]:
         from ._download import apply_url_overrides
+        from ._errors import UsageError
+        from ._home import home
 
+        if filename is not None and (
+            filename in ("", ".", "..") or "/" in filename or os.sep in filename or "\0" in filename
+        ):
+            raise UsageError(
+                f"filename={filename!r} is not a plain file name",
+                hint="give filename as a name without folders, such as 'model.onnx'",
+            )
         # a site's mirror settings come from the process env or the run's env
         env = dict(os.environ)
         env.update(self.env)
@@ -221,6 +230,8 @@ class Ctx:
             "progress": self.live,
             "log": self.log,
             "cancelled": lambda: self._procs.cancelled,
+            # outside the result's folder, which a failed run loses: the next run resumes it
+            "partial_dir": os.path.join(home(), "partial-downloads"),
         }
 
     def download_sync(
@@ -230,9 +241,12 @@ class Ctx:
         filename: str | None = None,
         sha256: str | None = None,
         md5: str | None = None,
+        size: int | None = None,
         mirrors: Sequence[str] = (),
         timeout: float = 30.0,
+        total_timeout: float | None = None,
         retries: int = 4,
+        headers: Mapping[str, str] | None = None,
     ) -> DownloadResult:
         """Download a file into ``ctx.path`` (for plain ``def`` bodies); see :meth:`download`."""
         from ._download import download
@@ -241,8 +255,11 @@ class Ctx:
             url,
             sha256=sha256,
             md5=md5,
+            size=size,
             timeout=timeout,
+            total_timeout=total_timeout,
             retries=retries,
+            headers=headers,
             **self._download_args(url, filename, mirrors),
         )
 
@@ -253,18 +270,30 @@ class Ctx:
         filename: str | None = None,
         sha256: str | None = None,
         md5: str | None = None,
+        size: int | None = None,
         mirrors: Sequence[str] = (),
         timeout: float = 30.0,
+        total_timeout: float | None = None,
         retries: int = 4,
+        headers: Mapping[str, str] | None = None,
     ) -> DownloadResult:
         """Download a file into ``ctx.path``: resumed, retried, verified, renamed when whole.
 
+        The keywords are those of :func:`cmpy.tools.download`: ``size`` (the
+        expected bytes; more is an error), ``timeout`` (seconds of inactivity:
+        no byte, or less than 1 KiB), ``total_timeout`` (seconds for the whole
+        download; default none), ``headers`` (dropped on a redirect to another
+        origin). A cut download's partial file is kept in the cmpy home's
+        ``partial-downloads`` folder, named after the checksum (or the URL), so
+        the next run resumes it even though this run's folder is removed.
         ``CMPY_DOWNLOAD_MIRROR`` and ``CMPY_DOWNLOAD_URL_MAP`` (in the process
         env or the run's env) point it at a site's own copy first.
 
         Raises:
             DownloadError: the file could not be fetched (ChecksumMismatch when
                 it arrived but its checksum is wrong; it is deleted).
+            UsageError: ``filename`` is not a plain name, or the URL's file
+                name is ``.`` or ``..`` and no ``filename`` is given.
         """
         import anyio
 
@@ -274,9 +303,12 @@ class Ctx:
                 filename=filename,
                 sha256=sha256,
                 md5=md5,
+                size=size,
                 mirrors=mirrors,
                 timeout=timeout,
+                total_timeout=total_timeout,
                 retries=retries,
+                headers=headers,
             ),
             abandon_on_cancel=True,
         )
@@ -287,12 +319,13 @@ class Ctx:
         target: str | os.PathLike[str] | None = None,
         *,
         strip_components: int = 0,
+        **limits: Any,
     ) -> Path:
         """Extract an archive (for plain ``def`` bodies); see :meth:`extract`."""
         from ._archive import extract
 
         where = os.path.join(self.folder, "extracted") if target is None else target
-        return extract(archive, where, strip_components=strip_components, log=self.log)
+        return extract(archive, where, strip_components=strip_components, log=self.log, **limits)
 
     async def extract(
         self,
@@ -300,17 +333,24 @@ class Ctx:
         target: str | os.PathLike[str] | None = None,
         *,
         strip_components: int = 0,
+        **limits: Any,
     ) -> Path:
         """Extract a tar or zip archive (default target: ``ctx.path / "extracted"``).
 
+        ``limits`` are the keywords of :func:`cmpy.tools.extract`:
+        ``allow_empty`` (default False: an archive that yields no member is an
+        error), ``max_total_size`` (50 GiB), ``max_members`` (1,000,000),
+        ``max_ratio`` (200, checked past ``ratio_min_size``, 100 MiB); None
+        lifts a limit.
+
         Raises:
-            ArchiveError: corrupt or unsafe (a member that would land outside
-                the target); nothing is left behind.
+            ArchiveError: corrupt, unsafe (a member that would land outside
+                the target), past a limit, or empty; nothing is left behind.
         """
         import anyio
 
         return await anyio.to_thread.run_sync(
-            lambda: self.extract_sync(archive, target, strip_components=strip_components),
+            lambda: self.extract_sync(archive, target, strip_components=strip_components, **limits),
             abandon_on_cancel=True,
         )
 

@@ -9,20 +9,24 @@ directly, ``async def`` bodies through ``ctx.download`` / ``ctx.extract`` or
   that fits a PEP 440 specifier).
 - :func:`download`: http, https and file URLs, resumable, retried, verified.
 - :func:`apply_url_overrides`: the mirrors a site asked for through env.
-- :func:`extract`: tar and zip, refusing anything that would land outside the target.
+- :func:`extract`: tar and zip, refusing anything that would land outside the
+  target, or expand past its limits (size, members, compression ratio).
+- :func:`redact`: a text with the password of every URL in it shown as ``***``.
 - :func:`requirement`, :func:`argument`, :func:`url_or_path`: values checked
   before they reach a command line (a PEP 508 requirement, never an option).
 """
 
 from __future__ import annotations
 
-from ._archive import KNOWN_FORMATS, archive_format, extract, list_members
+from ._archive import KNOWN_FORMATS, MAX_MEMBER_DEPTH, archive_format, extract, list_members
 from ._checks import argument, requirement, url_or_path
 from ._detect import Candidate, choose, detect, detect_version, find_executables, search_dirs
 from ._download import MIRROR_ENV, URL_MAP_ENV, DownloadResult, apply_url_overrides, download
+from ._redact import redact
 
 __all__ = [
     "KNOWN_FORMATS",
+    "MAX_MEMBER_DEPTH",
     "MIRROR_ENV",
     "URL_MAP_ENV",
     "Candidate",
@@ -37,6 +41,7 @@ __all__ = [
     "extract",
     "find_executables",
     "list_members",
+    "redact",
     "requirement",
     "search_dirs",
     "url_or_path",

@@ -49,7 +49,14 @@ class Served:
     :ivar stall: after the headers and the first bytes, wait this many seconds ...
     :ivar stall_times: ... on this many requests.
     :ivar ignore_range: answer every request with the whole file (status 200).
+    :ivar trickle: send the body one byte at a time, this many seconds apart.
+    :ivar endless: after the file, keep sending zero bytes until the client goes
+        away (and send no ``Content-Length``, unless ``length`` gives one).
+    :ivar length: the ``Content-Length`` to announce instead of the true one
+        (a lie); ``None`` sends none; -1 (the default): the true one.
+    :ivar redirect: answer ``302 Found`` with this ``Location`` instead.
     :ivar requests: the headers of each request received, in order.
+    :ivar sent: how many body bytes were sent (handed to the socket), over all requests.
     """
 
     data: bytes
@@ -61,7 +68,12 @@ class Served:
     stall: float = 0.0
     stall_times: int = 1 << 30
     ignore_range: bool = False
+    trickle: float = 0.0
+    endless: bool = False
+    length: int | None = -1
+    redirect: str | None = None
     requests: list[dict[str, str]] = field(default_factory=list)
+    sent: int = 0
 
     @property
     def hits(self) -> int:
@@ -174,6 +186,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _serve(self, owner: LocalHTTPServer, served: Served) -> None:
         data = served.data
+        if served.redirect is not None:
+            self.send_response(302)
+            self.send_header("Location", served.redirect)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if served.fail_status is not None and owner._take(served, "fail_times"):
             self.send_response(served.fail_status)
             if served.retry_after is not None:
@@ -193,19 +211,42 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 return
         body = data[start:]
         self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
+        length = served.length
+        if length == -1:
+            length = None if served.endless else len(body)
+        if length is not None:
+            self.send_header("Content-Length", str(length))
         self.send_header("Accept-Ranges", "bytes")
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         self.end_headers()
         if served.cut_after is not None and owner._take(served, "cut_times"):
-            self.wfile.write(body[: served.cut_after])
-            self.wfile.flush()
+            self._send(owner, served, body[: served.cut_after])
             self.close_connection = True
             return
         if served.stall and owner._take(served, "stall_times"):
-            self.wfile.write(body[:1])
-            self.wfile.flush()
+            self._send(owner, served, body[:1])
             owner._closing.wait(served.stall)
             body = body[1:]
-        self.wfile.write(body)
+        if served.trickle:
+            for i in range(len(body)):
+                if owner._closing.is_set():
+                    return
+                self._send(owner, served, body[i : i + 1])
+                owner._closing.wait(served.trickle)
+        else:
+            self._send(owner, served, body)
+        zeros = bytes(1 << 16)
+        while served.endless and not owner._closing.is_set():
+            if served.trickle:
+                self._send(owner, served, b"\0")
+                owner._closing.wait(served.trickle)
+            else:
+                self._send(owner, served, zeros)
+
+    def _send(self, owner: LocalHTTPServer, served: Served, chunk: bytes) -> None:
+        # counted first: a client may have read it all before write() returns here
+        with owner._lock:
+            served.sent += len(chunk)
+        self.wfile.write(chunk)
+        self.wfile.flush()

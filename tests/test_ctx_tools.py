@@ -122,3 +122,40 @@ def test_named_locks_serialise_bodies() -> None:
     spans.sort()
     assert len(spans) == 4
     assert all(b[0] >= a[1] for a, b in itertools.pairwise(spans))
+
+
+def test_ctx_extract_takes_the_limits(tmp_path: Path, cmpy_home: Path) -> None:
+    empty = tmp_path / "empty.tar.gz"
+    with tarfile.open(empty, "w:gz"):
+        pass
+
+    @script(tags="unpack empty", inputs={"allow": "ALLOW"})
+    async def unpack_empty(ctx: Ctx) -> dict[str, str]:
+        where = await ctx.extract(empty, allow_empty=ctx.env.get("ALLOW") == "yes", max_members=5)
+        return {"D": str(where)}
+
+    with pytest.raises(ArchiveError, match="holds no member"):
+        run("unpack empty", quiet=True)
+    assert list(Path(run("unpack empty", allow=True, quiet=True)["D"]).iterdir()) == []
+
+
+def test_ctx_download_keeps_a_cut_file_for_the_next_run(
+    server: LocalHTTPServer, cmpy_home: Path
+) -> None:
+    from cmpy import DownloadError
+
+    blob = bytes(range(256)) * 512
+    digest = hashlib.sha256(blob).hexdigest()
+    served = server.serve("/w.bin", blob, cut_after=50_000)
+
+    @script(tags="fetch weights", cache=True)
+    async def fetch_weights(ctx: Ctx) -> dict[str, str]:
+        got = await ctx.download(server.url("/w.bin"), sha256=digest, size=len(blob), retries=0)
+        return {"W": str(got.path)}
+
+    with pytest.raises(DownloadError, match="partial-downloads"):
+        run("fetch weights", quiet=True)
+    assert (cmpy_home / "partial-downloads" / f"sha256-{digest}.part").stat().st_size == 50_000
+    r = run("fetch weights", quiet=True)
+    assert Path(r["W"]).read_bytes() == blob
+    assert served.requests[1]["Range"] == "bytes=50000-"

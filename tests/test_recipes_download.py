@@ -423,3 +423,195 @@ def test_download_and_extract_of_a_bad_archive_fails_cleanly(
     assert info.value.chain[0] == "download-and-extract"
     # the verified download stays cached; no extraction entry is left
     assert len(_entry_folders(cmpy_home)) == 1
+
+
+# --------------------------------------------------------------------------
+# hardening: credentials, permissions, limits, resume, odd names
+
+
+SECRET = "s3cr3t-pa55"
+
+
+def _with_password(url: str) -> str:
+    return url.replace("http://", f"http://alice:{SECRET}@", 1)
+
+
+def test_a_password_in_the_url_is_not_exported_logged_or_shown(
+    server: LocalHTTPServer, cmpy_home: Path
+) -> None:
+    served = server.serve("/f.bin", BLOB, cut_after=1000)  # a retry, so a log line
+    r = run("download file", url=_with_password(server.url("/f.bin")), sha256=SHA256, quiet=True)
+    assert served.requests[0]["Authorization"].startswith("Basic ")
+    assert r["CMPY_DOWNLOAD_URL_USED"] == _with_password(server.url("/f.bin")).replace(
+        SECRET, "***"
+    )
+    folder = _entry(r).path
+    assert folder is not None
+    log = (folder / "cmpy-run.log").read_text()
+    assert "alice:***@" in log and SECRET not in log
+    with pytest.raises(DownloadError) as info:
+        run("download file", url=_with_password(server.url("/gone.bin")), quiet=True)
+    assert SECRET not in str(info.value) and "alice:***@" in str(info.value)
+    with pytest.raises(UsageError) as usage:
+        run("download file", url=_with_password(server.url("/dir/")), quiet=True)
+    assert SECRET not in str(usage.value)
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o600])
+def test_a_local_copy_is_no_more_readable_than_its_source(tmp_path: Path, mode: int) -> None:
+    source = tmp_path / "shadow"
+    source.write_bytes(b"root:$6$secret")
+    source.chmod(mode)
+    r = run("download file", url=str(source), quiet=True)
+    assert os.stat(r["CMPY_DOWNLOAD_FILE_PATH"]).st_mode & 0o777 == mode
+
+
+def test_a_device_is_refused_at_once(cmpy_home: Path) -> None:
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match="/dev/zero is a character device, not a regular file"):
+        run("download file", url="/dev/zero", quiet=True)
+    assert time.monotonic() - started < 5
+    assert _entry_folders(cmpy_home) == []
+
+
+def test_an_endless_body_stops_at_the_size_input(server: LocalHTTPServer, cmpy_home: Path) -> None:
+    server.serve("/f.bin", BLOB, endless=True)
+    with pytest.raises(DownloadError, match=r"more than the 262144 bytes expected \(size=262144\)"):
+        run(
+            "download file",
+            url=server.url("/f.bin"),
+            sha256=SHA256,
+            size=str(len(BLOB)),
+            retries=0,
+            quiet=True,
+        )
+    assert _entry_folders(cmpy_home) == []
+    assert os.listdir(cmpy_home / "partial-downloads") == []
+
+
+def test_the_size_input_is_checked_against_a_cached_file(server: LocalHTTPServer) -> None:
+    server.serve("/f.bin", BLOB)
+    url = server.url("/f.bin")
+    r = run("download file", url=url, sha256=SHA256, size=len(BLOB), quiet=True)
+    assert r["CMPY_DOWNLOAD_SIZE"] == str(len(BLOB))
+    assert _entry(run("download file", url=url, sha256=SHA256, size="256KiB", quiet=True)).cached
+    with pytest.raises(UsageError, match="size=1000 was asked for"):
+        run("download file", url=url, sha256=SHA256, size=1000, quiet=True)
+    with pytest.raises(UsageError, match="is not a size"):
+        run("download file", url=url, sha256=SHA256, size="lots", quiet=True)
+
+
+def test_a_trickling_server_times_out_and_total_timeout_bounds_it(
+    server: LocalHTTPServer, cmpy_home: Path
+) -> None:
+    server.serve("/slow.bin", BLOB, trickle=0.1)
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match="timed out"):
+        run("download file", url=server.url("/slow.bin"), timeout=0.5, retries=0, quiet=True)
+    with pytest.raises(DownloadError, match=r"total_timeout=0\.5"):
+        run("download file", url=server.url("/slow.bin"), total_timeout=0.5, quiet=True)
+    assert time.monotonic() - started < 6
+    assert _entry_folders(cmpy_home) == []
+
+
+def test_a_cut_download_is_resumed_by_the_next_run(
+    server: LocalHTTPServer, cmpy_home: Path
+) -> None:
+    cut = 100_000
+    served = server.serve("/big.bin", BLOB, cut_after=cut)
+    url = server.url("/big.bin")
+    with pytest.raises(DownloadError) as info:
+        run("download file", url=url, sha256=SHA256, retries=0, quiet=True)
+    part = cmpy_home / "partial-downloads" / f"sha256-{SHA256}.part"
+    assert part.stat().st_size == cut
+    assert f"{part} ({cut} bytes) is kept" in str(info.value)
+    assert _entry_folders(cmpy_home) == []  # the failed entry's folder is gone, the part is not
+    r = run("download file", url=url, sha256=SHA256, quiet=True)
+    assert Path(r["CMPY_DOWNLOAD_FILE_PATH"]).read_bytes() == BLOB
+    assert served.requests[1]["Range"] == f"bytes={cut}-"
+    assert served.sent == len(BLOB)  # not one byte twice
+    assert os.listdir(part.parent) == []
+
+
+@pytest.mark.parametrize("tail", ["%2e%2e", "%2E", ".."])
+def test_a_url_naming_dot_or_dotdot_needs_a_filename(
+    server: LocalHTTPServer, cmpy_home: Path, tail: str
+) -> None:
+    server.serve(f"/files/{tail}", BLOB)
+    url = server.url(f"/files/{tail}")
+    with pytest.raises(UsageError, match="filename=") as info:
+        run("download file", url=url, sha256=SHA256, quiet=True)
+    assert url in str(info.value)
+    assert _entry_folders(cmpy_home) == []
+    r = run("download file", url=url, sha256=SHA256, filename="data.bin", quiet=True)
+    assert Path(r["CMPY_DOWNLOAD_FILE_PATH"]).name == "data.bin"
+
+
+def test_ctx_download_refuses_a_filename_with_folders(server: LocalHTTPServer) -> None:
+    server.serve("/f.bin", BLOB)
+
+    @script(tags="fetch sneaky")
+    def fetch_sneaky(ctx: Ctx) -> dict[str, str]:
+        return {"F": str(ctx.download_sync(server.url("/f.bin"), filename="../escape.bin").path)}
+
+    with pytest.raises(UsageError, match="not a plain file name"):
+        run("fetch sneaky", quiet=True)
+
+
+def test_extract_file_refuses_an_empty_archive_unless_allowed(
+    tmp_path: Path, cmpy_home: Path
+) -> None:
+    archive = _make_archive(tmp_path / "empty.tar.gz", "tar.gz", {})
+    with pytest.raises(ArchiveError, match="holds no member") as info:
+        run("extract file", input=str(archive), quiet=True)
+    assert "allow_empty" in str(info.value)
+    assert _entry_folders(cmpy_home) == []
+    r = run("extract file", input=str(archive), allow_empty=True, quiet=True)
+    assert os.listdir(r["CMPY_EXTRACT_EXTRACTED_PATH"]) == []
+    # the empty result was allowed once; it is not handed to a run that did not allow it
+    with pytest.raises(ArchiveError, match="holds no member"):
+        run("extract file", input=str(archive), quiet=True)
+
+
+def test_extract_file_of_a_gz_starting_with_zeros_is_its_content(tmp_path: Path) -> None:
+    import gzip
+
+    payload = bytes(1024) + b"tail"
+    archive = tmp_path / "image.raw.gz"
+    archive.write_bytes(gzip.compress(payload))
+    r = run("extract file", input=str(archive), quiet=True)
+    assert (Path(r["CMPY_EXTRACT_EXTRACTED_PATH"]) / "image.raw").read_bytes() == payload
+
+
+def test_extract_file_limits_are_inputs_named_in_the_message(
+    tmp_path: Path, cmpy_home: Path
+) -> None:
+    archive = _make_archive(tmp_path / "bomb.tar.gz", "tar.gz", {"zeros": bytes(4 << 20)})
+    with pytest.raises(ArchiveError, match="max_ratio=200") as info:
+        run("extract file", input=str(archive), ratio_min_size="1MiB", quiet=True)
+    assert "raise max_ratio=" in str(info.value)
+    with pytest.raises(ArchiveError, match=r"max_total_size=1048576"):
+        run("extract file", input=str(archive), max_total_size="1M", quiet=True)
+    with pytest.raises(ArchiveError, match=r"max_members=0"):
+        run("extract file", input=str(archive), max_members="0", quiet=True)
+    assert _entry_folders(cmpy_home) == []
+    with pytest.raises(UsageError, match="is not a size"):
+        run("extract file", input=str(archive), max_total_size="lots", quiet=True)
+    r = run("extract file", input=str(archive), ratio_min_size="1MiB", max_ratio="none", quiet=True)
+    assert (Path(r["CMPY_EXTRACT_EXTRACTED_PATH"]) / "zeros").stat().st_size == 4 << 20
+
+
+def test_download_and_extract_passes_the_limits_on(
+    server: LocalHTTPServer, tmp_path: Path, cmpy_home: Path
+) -> None:
+    blob = _make_archive(tmp_path / "bomb.tar.gz", "tar.gz", {"zeros": bytes(4 << 20)}).read_bytes()
+    server.serve("/bomb.tar.gz", blob)
+    with pytest.raises(ArchiveError, match="max_ratio"):
+        run(
+            "download-and-extract",
+            url=server.url("/bomb.tar.gz"),
+            sha256=hashlib.sha256(blob).hexdigest(),
+            ratio_min_size="1MiB",
+            quiet=True,
+        )
+    assert len(_entry_folders(cmpy_home)) == 1  # the verified download only
