@@ -253,11 +253,16 @@ def find(query: str | Query = "") -> list[dict[str, Any]]:
 
 
 def cache_entries(query: str | Query = "") -> list[Any]:
-    """Cached results whose tags, alias, variations or version match a query."""
+    """Cached results whose tags, alias, variations or version match a query.
+
+    Raises:
+        QuerySyntaxError: a query that does not parse.
+        UsageError: ``CMPY_HOME`` cannot be used (a file, not writable).
+    """
     parsed = query if isinstance(query, Query) else parse_query(query)
     _, cache = runtime()
     wanted = set(parsed.tags) | {"_" + v for v in parsed.variations}
-    excluded = set(parsed.excluded)
+    excluded = set(parsed.excluded) | {"_" + v for v in parsed.excluded_variations}
     out = []
     for entry in cache:
         labels = entry.labels()

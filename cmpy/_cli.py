@@ -45,8 +45,10 @@ commands:
   show RECIPE [--json]          everything about one recipe (alias, uid or query)
   cache ls [QUERY] [--json]     list cached results (by tags, alias, _variation, version-X)
   cache show KEY                one cached result (a unique prefix of its key will do)
-  cache rm QUERY | --all        delete cached results
+  cache rm QUERY | --all        delete cached results (a query of -exclusions alone is refused)
   cache prune                   drop broken entries and leftovers of killed runs
+  cache check                   find damaged cache state and repair it (moved to CMPY_HOME/damaged/);
+                                 exit status 1 if something could not be repaired
   repo add PATH                 remember a folder of recipe modules
   repo ls | repo rm NAME        list / forget them
   repo pull URL                 git clone a repository of recipes into CMPY_HOME, then add it
@@ -385,7 +387,7 @@ def cmd_cache(args: _Args) -> int:
     from . import _api
 
     if not args.words:
-        raise UsageError("cmpy cache needs a subcommand: ls, show, rm or prune")
+        raise UsageError("cmpy cache needs a subcommand: ls, show, rm, prune or check")
     sub, rest = args.words[0], args.words[1:]
     as_json = args.flag("json")
     if sub == "ls":
@@ -423,10 +425,34 @@ def cmd_cache(args: _Args) -> int:
     if sub == "rm":
         every = args.flag("all")
         args.reject_rest("cache rm")
-        if not rest and not every:
-            raise UsageError("cmpy cache rm needs a query, or --all")
+        query = " ".join(rest)
+        if every and query.strip():
+            raise UsageError(
+                f"cmpy cache rm takes a query or --all, not both ({query!r} and --all)",
+                hint="cmpy cache rm QUERY removes what matches; cmpy cache rm --all removes everything",
+            )
+        if not every:
+            from ._query import parse_query
+
+            # a query of exclusions alone would delete nearly everything: say --all for that
+            parsed = parse_query(query)
+            if parsed.is_empty:
+                raise UsageError(
+                    "cmpy cache rm needs a query, or --all", hint="cmpy cache rm ml-model, or cmpy cache rm --all"
+                )
+            if not (parsed.tags or parsed.variations):
+                hint = "add a tag to say what to remove (cmpy cache rm ml-model -tflite), or --all to remove everything"
+                if "f" in parsed.excluded:
+                    hint = (
+                        "-f is not needed: cmpy never asks for confirmation (CM's `rm cache -f`); "
+                        "here -f means 'without the tag f'. " + hint
+                    )
+                raise UsageError(
+                    f"cmpy cache rm {query!r} only excludes, so it would remove every cached result but those",
+                    hint=hint,
+                )
         _, cache = _api.runtime()
-        entries = _api.cache_entries("" if every else " ".join(rest))
+        entries = _api.cache_entries("" if every else query)
         if not entries and len(rest) == 1:
             try:
                 entries = [_one_entry(rest[0])]
@@ -442,7 +468,35 @@ def cmd_cache(args: _Args) -> int:
         removed = cache.prune()
         _out(", ".join(f"{n} {k}" for k, n in removed.items()) + " removed")
         return 0
-    raise UsageError(f"unknown cache subcommand {sub!r}", hint="ls, show, rm or prune")
+    if sub == "check":
+        from ._home import home
+        from ._repos import check_list
+
+        args.reject_rest("cache check")
+        if rest:
+            raise UsageError("cmpy cache check takes no arguments")
+        # before the registry reads it (and repairs it on its own)
+        damages = check_list(home())
+        _, cache = _api.runtime()
+        found, notes = cache.check()
+        damages += found
+        for damage in damages:
+            _out(("repaired: " if damage.repaired else "NOT REPAIRED: ") + str(damage))
+        for note in notes:
+            _out(note)
+        left = [d for d in damages if not d.repaired]
+        if left:
+            sys.stderr.write(
+                f"cmpy: {len(left)} damaged part{'s' if len(left) != 1 else ''} of {home()} could not be repaired; "
+                "move them away by hand (or point CMPY_HOME at a new folder)\n"
+            )
+            return _EXIT_FAILED
+        if damages:
+            _out(f"repaired all of it; the damaged parts are in {os.path.join(home(), 'damaged')}")
+        else:
+            _out("nothing is damaged")
+        return 0
+    raise UsageError(f"unknown cache subcommand {sub!r}", hint="ls, show, rm, prune or check")
 
 
 def _one_entry(prefix: str) -> Any:

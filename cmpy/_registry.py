@@ -236,10 +236,18 @@ class Registry:
         if self._index_dir is not None:
             try:
                 with open(os.path.join(self._index_dir, "repos.txt"), encoding="utf-8") as fh:
-                    text = fh.read()
-            except OSError:
+                    text: str | None = fh.read()
+            except FileNotFoundError:
                 text = ""
-            folders += [line.strip() for line in text.splitlines() if line.strip()]
+            except (OSError, ValueError):
+                text = None
+            if text is None or "\0" in text:
+                # damaged (not UTF-8, a NUL, a folder): moved aside, with a warning
+                from ._repos import read_list
+
+                folders += read_list(self._index_dir)
+            else:
+                folders += [line.strip() for line in text.splitlines() if line.strip()]
         return folders + self._extra_folders
 
     def _discover(self, eps: list[tuple[str, str, list[str]]]) -> dict[str, _Source]:
@@ -289,12 +297,30 @@ class Registry:
     def _read_index(self) -> dict[str, Any] | None:
         if self._index_dir is None:
             return None
+        path = os.path.join(self._index_dir, _INDEX_NAME)
         try:
-            with open(os.path.join(self._index_dir, _INDEX_NAME), "rb") as fh:
+            with open(path, "rb") as fh:
                 index = marshal.loads(fh.read())
+        except IsADirectoryError:
+            # it would never be rewritten: move it aside (the index is made again from the modules)
+            from ._home import Damage, move_aside, warn
+
+            try:
+                warn(str(Damage(path, "a folder where a file belongs", move_aside(path, self._index_dir))))
+            except OSError:
+                pass
+            return None
         except (OSError, ValueError, EOFError, TypeError):
             return None
+        # anything else (garbage, another Python's format) is made again from the modules and rewritten
         if not isinstance(index, dict) or index.get("format") != (_INDEX_FORMAT, sys.version):
+            return None
+        lookup = index.get("lookup")
+        if not (
+            isinstance(index.get("entry_points"), list)
+            and isinstance(index.get("modules"), dict)
+            and (lookup is None or (isinstance(lookup, dict) and {"entries", "by_tag", "by_alias"} <= lookup.keys()))
+        ):
             return None
         return index
 

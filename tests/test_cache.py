@@ -369,3 +369,51 @@ def test_process_env_changes_rerun_a_cached_detector_without_invalidating_above(
     monkeypatch.setenv("FAKE_PATH", "/z:/a")  # a new result: the user of it runs again
     assert run("uses found", quiet=True)["USED"] == "/z"
     assert runs == ["find", "uses", "find", "find", "uses"]
+
+
+def test_cache_rm_of_exclusions_alone_removes_nothing(
+    recipe_dir: Callable[[str, str], Path], counts: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``cmpy cache rm -f`` (CM's "no confirmation") must not mean "everything without the tag f"."""
+    from cmpy._cli import main
+
+    recipe_dir("counted", COUNTER_RECIPES)
+    run("counted thing", quiet=True)
+    run("counted thing _big", quiet=True)
+    capsys.readouterr()
+    assert main(["cache", "rm", "-f"]) == 2
+    err = capsys.readouterr().err
+    assert "-f" in err and "never asks for confirmation" in err and "--all" in err
+    assert main(["cache", "rm", "-x"]) == 2
+    assert main(["cache", "rm", "-x", "-_big"]) == 2
+    assert main(["cache", "rm", ""]) == 2
+    assert main(["cache", "rm", "counted", "--all"]) == 2
+    assert "--all" in capsys.readouterr().err
+    assert len(cache_entries("")) == 2
+    assert main(["cache", "rm", "counted", "-x", "-_big"]) == 0
+    assert "removed 1 cached result" in capsys.readouterr().out
+    assert [e.variations for e in cache_entries("")] == [("big",)]
+    assert main(["cache", "rm", "--all"]) == 0
+    assert "removed 1 cached result" in capsys.readouterr().out
+    assert cache_entries("") == []
+
+
+def test_prune_drops_old_partial_downloads_nobody_holds(cmpy_home: Path) -> None:
+    """A partial download kept for a resume goes once it is old and no download holds it."""
+    import fcntl
+    import time
+
+    from cmpy._cli import main
+
+    folder = cmpy_home / "partial-downloads"
+    folder.mkdir()
+    old, held, fresh = (folder / f"sha256-{n}.part" for n in ("old", "held", "fresh"))
+    for part in (old, held, fresh):
+        part.write_bytes(b"partial")
+    week_ago = time.time() - 8 * 86400
+    for part in (old, held):
+        os.utime(part, (week_ago, week_ago))
+    with open(folder / "sha256-held.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        assert main(["cache", "prune"]) == 0
+    assert not old.exists() and held.exists() and fresh.exists()
