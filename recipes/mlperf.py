@@ -14,6 +14,16 @@ target QPS that stays VALID, an Offline expected QPS) and writes a user.conf
 with what it found (see ``recipes/mlperf_search.py``); ``_submission`` lays
 the results out as an MLPerf submission (see ``recipes/mlperf_submission.py``).
 
+Ctrl-C (or SIGTERM, SIGHUP) during a run stops it within a fraction of a
+second, whatever its duration: the run's partial logs are removed, no
+``results.json`` is written for it or for ``OUTPUT_DIR``, and cmpy exits
+with 130 (128 + the signal) after one line saying what was interrupted. The
+runs that had finished keep their logs and ``results.json``. A performance
+run (a ``_find-performance`` probe and a calibration too) first takes the
+machine-wide benchmark lock (``/tmp/cmpy-benchmark.lock``, or
+``$CMPY_BENCHMARK_LOCK``): a second benchmark waits, saying once whom it
+waits for, or with ``--no_wait`` fails at once.
+
 The packages the bodies import (numpy, onnxruntime, mlperf_loadgen) are asked
 of ``get generic-python-lib`` with its python pinned to the interpreter
 running cmpy, as ``recipes/ml_common.py`` explains.
@@ -93,6 +103,7 @@ class Options(NamedTuple):
     user_conf: str | None
     probes: int
     output_dir: Path
+    no_wait: bool
 
 
 def _number(name: str, text: str, kind: type[int] | type[float]) -> Any:
@@ -108,6 +119,16 @@ def _number(name: str, text: str, kind: type[int] | type[float]) -> Any:
         word = "whole number" if kind is int else "number"
         raise UsageError(f"--{name}={text!r} is not a positive {word}")
     return value
+
+
+def _flag(name: str, text: str) -> bool:
+    """A yes/no input ("" is no)."""
+    word = text.strip().lower()
+    if word in ("", "no", "false", "0", "off"):
+        return False
+    if word in ("yes", "true", "1", "on"):
+        return True
+    raise UsageError(f"--{name}={text!r} is neither yes nor no", hint=f"write --{name} alone")
 
 
 def parse_scenarios(text: str) -> tuple[str, ...]:
@@ -151,6 +172,7 @@ def read_options(ctx: Ctx) -> Options:
         user_conf=os.path.abspath(user_conf) if user_conf else None,
         probes=_number("probes", env.get("CMPY_MLPERF_PROBES", ""), int) or MAX_PROBES,
         output_dir=Path(os.path.abspath(output) if output else ctx.folder),
+        no_wait=_flag("no_wait", env.get("CMPY_MLPERF_NO_WAIT", "")),
     )
 
 
@@ -181,6 +203,10 @@ _INPUTS = {
     "user_conf": ("CMPY_MLPERF_USER_CONF", "an MLPerf user.conf (model.Scenario.key = value)"),
     "output_dir": ("CMPY_MLPERF_OUTPUT_DIR", "where the logs go (default: the run's folder)"),
     "probes": ("CMPY_MLPERF_PROBES", "_find-performance: most Server runs to search with (10)"),
+    "no_wait": (
+        "CMPY_MLPERF_NO_WAIT",
+        "fail at once, not wait, while another benchmark holds the machine's benchmark lock",
+    ),
     "submission_dir": ("CMPY_MLPERF_SUBMISSION_DIR", "_submission: the tree's root"),
     "division": ("CMPY_MLPERF_DIVISION", "_submission: open or closed (default open)"),
     "submitter": ("CMPY_MLPERF_SUBMITTER", "_submission: the submitter's name"),
@@ -329,8 +355,22 @@ class Bench:
         fields.update(changes)
         return LoadgenSettings(**fields)
 
+    def stopping(self) -> dict[str, Any]:
+        """How the harness stops when asked and shares the machine (its keyword arguments).
+
+        ``cancelled``: the body may run in a worker thread, where Ctrl-C
+        reaches the executor rather than LoadGen's wait; ``wait``/``notify``:
+        the benchmark lock, and where "waiting for it" is said.
+        """
+        ctx = self.ctx
+        return {
+            "cancelled": lambda: ctx.cancelled,
+            "wait": not self.opts.no_wait,
+            "notify": ctx.log,
+        }
+
     def run(self, settings: LoadgenSettings, out: Path, **options: Any) -> ResultRecord:
-        """One LoadGen run into ``out``."""
+        """One LoadGen run into ``out`` (stopped, its logs removed, on Ctrl-C)."""
         from cmpy.loadgen import run_benchmark
 
         return run_benchmark(
@@ -341,6 +381,7 @@ class Bench:
             max_batchsize=self.opts.max_batchsize,
             threads=self.opts.threads,
             quiet=not self.progress,
+            **self.stopping(),
             **options,
         )
 
@@ -363,6 +404,9 @@ class Bench:
         from cmpy.loadgen import expand_modes
 
         out = self.opts.output_dir
+        # an earlier run's report here would read as this one's until it is replaced
+        for stale in ("results.json", "summary.txt"):
+            (out / stale).unlink(missing_ok=True)
         self.say(self.header())
         if self.kind == "null" and self.device != "cpu":
             self.say(f"note: the null backend runs nothing on {self.device}")

@@ -97,6 +97,7 @@ def _start(bench: Bench, settings: LoadgenSettings) -> float:
             bench.dataset,
             max_batchsize=bench.opts.max_batchsize,
             threads=bench.opts.threads,
+            **bench.stopping(),
         )
     finally:
         _close(backend)

@@ -187,6 +187,85 @@ def test_digits_splits_and_the_model_trained_on_them() -> None:
     assert again.cached and again.env == env
 
 
+def test_training_stops_between_epochs_when_cancelled() -> None:
+    """In a worker thread (the concurrent executor) training polls ``cancelled``."""
+    import threading
+    import time
+
+    from sklearn.datasets import load_digits
+    from sklearn.neural_network import MLPClassifier
+
+    from cmpy import Interrupted
+    from cmpy.recipes.ml_digits import fit_in_epochs
+
+    features, target = load_digits(return_X_y=True)
+    mlp = MLPClassifier(hidden_layer_sizes=(64,), max_iter=1000, random_state=0)
+    began = time.monotonic()
+    raised: list[BaseException] = []
+
+    def train() -> None:
+        try:
+            fit_in_epochs(mlp, features / 16, target, lambda: time.monotonic() - began > 0.1)
+        except BaseException as exc:
+            raised.append(exc)
+
+    worker = threading.Thread(target=train)
+    worker.start()
+    worker.join(30)
+    assert time.monotonic() - began < 1.0
+    assert [type(e) for e in raised] == [Interrupted]
+    assert str(raised[0]) == (
+        "interrupted by Ctrl-C while running training the digits model (nothing was cached)"
+    )
+    assert 0 < len(mlp.loss_curve_) < 100
+
+
+def test_ctrl_c_while_the_digits_model_trains_caches_nothing(tmp_path: Path) -> None:
+    """The real command, its body in the main thread: scikit-learn would swallow a
+    KeyboardInterrupt raised inside fit() and return a half-trained model to cache."""
+    import signal
+    import subprocess
+    import time
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, CMPY_HOME=str(tmp_path / "home"))
+
+    def cmpy(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "cmpy", *args], cwd=root, env=env, capture_output=True, text=True
+        )
+
+    for split in ("_train", "_val"):  # then the model is all that is left to run
+        assert cmpy("run", f"get preprocessed dataset digits {split}", "--quiet").returncode == 0
+    with subprocess.Popen(
+        [sys.executable, "-m", "cmpy", "run", "get ml-model digits"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        assert proc.stderr is not None
+        lines: list[str] = []
+        for line in proc.stderr:
+            lines.append(line)
+            if "training MLPClassifier" in line:
+                break
+        time.sleep(0.05)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        lines += proc.stderr.readlines()
+        proc.wait(timeout=30)
+        took = time.monotonic() - sent
+    assert proc.returncode == 130, "".join(lines)
+    assert took < 5.0
+    said = [line for line in lines if line.startswith("cmpy: interrupted")]
+    assert len(said) == 1, "".join(lines)
+    assert "training the digits model (nothing was cached)" in said[0]
+    listed = cmpy("cache", "ls", "ml-model")
+    assert "no cached results match" in listed.stdout + listed.stderr
+
+
 def test_packages_are_those_of_the_running_interpreter() -> None:
     """The bodies import what they ask for, so a caller's python override must not apply."""
     r = run("get dataset digits", adr={"python": {"tags": "_venv.elsewhere"}}, quiet=True)

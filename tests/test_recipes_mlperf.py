@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from _httpserver import LocalHTTPServer
 
-from cmpy import Result, ToolNotFound, UsageError, run
+from cmpy import CmpyError, Result, ToolNotFound, UsageError, run
 
 pytest.importorskip("numpy")
 pytest.importorskip("onnxruntime")
@@ -29,6 +29,14 @@ pytest.importorskip("mlperf_loadgen")
 
 SHORT = 300  # ms: long enough for LoadGen's statistics on this model, short for a test
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def benchmark_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A benchmark lock of the test's own: a real benchmark on the machine must not stall it."""
+    path = tmp_path / "benchmark.lock"
+    monkeypatch.setenv("CMPY_BENCHMARK_LOCK", str(path))
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -241,6 +249,25 @@ def test_usage_errors_before_anything_runs(digits_home: Path) -> None:
         mlperf(count=1000)
     with pytest.raises(UsageError, match="no such file"):
         mlperf(user_conf="/nonexistent/user.conf")
+    with pytest.raises(UsageError, match="neither yes nor no"):
+        mlperf(no_wait="maybe")
+
+
+def test_no_wait_refuses_while_the_benchmark_lock_is_held(
+    digits_home: Path, benchmark_lock: Path
+) -> None:
+    from cmpy.loadgen import BenchmarkLock
+
+    with BenchmarkLock("a test holding the lock"):
+        with pytest.raises(CmpyError, match="another benchmark is running") as info:
+            mlperf("app mlperf inference _null", no_wait=True)
+        assert f"{benchmark_lock} is held by pid {os.getpid()} (a test holding the lock)" in str(
+            info.value
+        )
+        # an accuracy run measures nothing: it does not need the lock
+        r = mlperf("app mlperf inference _null", no_wait=True, mode="accuracy")
+        assert r["CMPY_MLPERF_MODES"] == "accuracy"
+    assert mlperf("app mlperf inference _null", no_wait=True)["CMPY_MLPERF_RESULT_VALIDITY"]
 
 
 def test_a_missing_cuda_provider_is_a_clear_error(digits_home: Path) -> None:

@@ -16,7 +16,11 @@ over a dataset held in memory, then parses LoadGen's logs into a
     print(record.summary())
 
 Defaults are short, unofficial runs (2 s minimum); ``official=True`` takes
-mlperf.conf's durations. Importing this package loads neither numpy,
+mlperf.conf's durations. Each LoadGen test runs in a forked child process,
+so that Ctrl-C (or ``cancelled()``) ends even a 10-minute run at once and
+raises :class:`cmpy.Interrupted`, with the run's partial logs removed; and a
+performance run holds a machine-wide lock (:class:`BenchmarkLock`), so that
+two benchmarks never measure each other. Importing this package loads neither numpy,
 onnxruntime nor LoadGen; each is imported when a run needs it (install them
 with ``pip install 'cmpy-automation[mlperf]'``).
 """
@@ -34,6 +38,9 @@ from cmpy.loadgen._bench import run_benchmark as run_benchmark
 from cmpy.loadgen._bench import run_modes as run_modes
 from cmpy.loadgen._calibrate import Calibration as Calibration
 from cmpy.loadgen._dataset import Dataset as Dataset
+from cmpy.loadgen._lock import BenchmarkBusy as BenchmarkBusy
+from cmpy.loadgen._lock import BenchmarkLock as BenchmarkLock
+from cmpy.loadgen._lock import benchmark_lock_path as benchmark_lock_path
 from cmpy.loadgen._logparse import ResultRecord as ResultRecord
 from cmpy.loadgen._logparse import parse_detail_log as parse_detail_log
 from cmpy.loadgen._settings import UNOFFICIAL_MIN_DURATION_MS as UNOFFICIAL_MIN_DURATION_MS
@@ -41,6 +48,7 @@ from cmpy.loadgen._settings import LoadgenSettings as LoadgenSettings
 from cmpy.loadgen._settings import Mode as Mode
 from cmpy.loadgen._settings import Scenario as Scenario
 from cmpy.loadgen._settings import expand_modes as expand_modes
+from cmpy.loadgen._stop import Interruptible as Interruptible
 from cmpy.loadgen._userconf import UserConf as UserConf
 from cmpy.loadgen._userconf import read_user_conf as read_user_conf
 
@@ -49,8 +57,11 @@ __all__ = [
     "AccuracyReport",
     "Backend",
     "BackendError",
+    "BenchmarkBusy",
+    "BenchmarkLock",
     "Calibration",
     "Dataset",
+    "Interruptible",
     "LoadgenSettings",
     "Mode",
     "NullBackend",
@@ -58,6 +69,7 @@ __all__ = [
     "ResultRecord",
     "Scenario",
     "UserConf",
+    "benchmark_lock_path",
     "calibrate",
     "expand_modes",
     "parse_detail_log",

@@ -1,21 +1,37 @@
-"""One benchmark run end to end: settings -> LoadGen -> logs -> result record."""
+"""One benchmark run end to end: settings -> LoadGen -> logs -> result record.
+
+Each run's LoadGen test happens in a forked child process (see
+``_child.py`` for why), which loads the backend, calibrates, runs LoadGen
+into the output folder and closes the backend; this process waits, parses
+the logs and scores them. A stop request (Ctrl-C, SIGTERM or SIGHUP in the
+main thread, ``cancelled()`` in a worker thread) kills the child at once,
+removes the run's partial logs and raises :class:`cmpy.Interrupted`: a
+folder holds a ``results.json`` only beside logs of a run that finished.
+A performance run holds the machine-wide benchmark lock (``_lock.py``).
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
+import shutil
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from cmpy._errors import UsageError
+from cmpy._errors import CmpyError, UsageError
 from cmpy.loadgen._accuracy import score_classification
 from cmpy.loadgen._calibrate import Calibration, apply_caps, calibrate_loaded
+from cmpy.loadgen._child import Stopped, can_fork, run_in_child
+from cmpy.loadgen._lock import BenchmarkLock
 from cmpy.loadgen._logparse import ResultRecord, parse_detail_log
 from cmpy.loadgen._progress import ProgressLine
 from cmpy.loadgen._settings import LoadgenSettings, Mode, Scenario, expand_modes
-from cmpy.loadgen._sut import HarnessSUT, run_loadgen
+from cmpy.loadgen._stop import Interruptible
+from cmpy.loadgen._sut import HarnessSUT, RunStats, run_loadgen
 
 if TYPE_CHECKING:
     from cmpy.loadgen._backends import Backend
@@ -23,7 +39,16 @@ if TYPE_CHECKING:
 
 __all__ = ["calibrate", "run_benchmark", "run_modes"]
 
+T = TypeVar("T")
+
 RESULTS_FILE = "results.json"
+# what LoadGen writes into a run's folder
+LOG_FILES = (
+    "mlperf_log_summary.txt",
+    "mlperf_log_detail.txt",
+    "mlperf_log_accuracy.json",
+    "mlperf_log_trace.json",
+)
 
 
 def run_benchmark(
@@ -37,13 +62,24 @@ def run_benchmark(
     quiet: bool = False,
     calibrate: bool = True,
     label_offset: int = 0,
+    cancelled: Callable[[], bool] | None = None,
+    wait: bool = True,
+    notify: Callable[[str], None] | None = None,
+    in_process: bool = False,
 ) -> ResultRecord:
     """Run LoadGen once and return what its logs say, scored when labels exist.
 
     Loads the backend for ``dataset``, fills unset load figures from a short
     measurement (``calibrate``), caps what an unofficial run may plan, runs
     LoadGen into ``output_dir`` and writes ``results.json`` beside its logs.
-    The backend is closed at the end.
+    The backend is closed at the end. All of that happens in a forked child
+    process unless ``in_process``, so the ``backend`` and ``dataset``
+    objects passed keep their state here.
+
+    A stop request (Ctrl-C, SIGTERM or SIGHUP when called from the main
+    thread; ``cancelled()`` returning True from any thread) ends the run
+    within a fraction of a second, even an official 10-minute one: its
+    partial logs are removed and :class:`cmpy.Interrupted` is raised.
 
     :param max_batchsize: the most samples handed to one ``predict`` call.
     :param threads: worker threads for Server and Offline (default: the
@@ -54,9 +90,23 @@ def run_benchmark(
         take mlperf.conf's values, which rarely fit.
     :param label_offset: subtracted from each prediction before it is scored
         (1 for a model with a background class, such as MLPerf's ResNet50).
+    :param cancelled: polled while the run goes on (``lambda: ctx.cancelled``
+        in a recipe body, which may run in a worker thread).
+    :param wait: a performance run waits for the machine-wide benchmark
+        lock while another benchmark holds it (saying so once through
+        ``notify``); with ``wait=False`` it fails at once instead.
+    :param notify: where a line such as "waiting for the benchmark lock" goes
+        (default: stderr).
+    :param in_process: run LoadGen in this process (always so where there is
+        no ``fork``): the backend's and data set's own state changes here,
+        but a stop request ends an Offline run at once and the other
+        scenarios only at their minimum duration.
     :raises UsageError: bad arguments, or a user.conf that does not parse.
     :raises BackendError: the backend could not load or failed mid-run.
+    :raises BenchmarkBusy: ``wait=False`` and another benchmark is running.
+    :raises cmpy.Interrupted: the run was stopped (see above).
     :raises ToolNotFound: mlperf_loadgen or numpy is missing.
+    :raises CmpyError: the run's process crashed.
     """
     if isinstance(max_batchsize, bool) or not isinstance(max_batchsize, int) or max_batchsize < 1:
         raise UsageError(f"max_batchsize must be a positive integer, not {max_batchsize!r}")
@@ -64,42 +114,79 @@ def run_benchmark(
     if settings.user_conf:
         settings = settings.with_user_conf(settings.user_conf)
     out = Path(output_dir)
+    made = _missing_folders(out)
     out.mkdir(parents=True, exist_ok=True)
+    _clear(out)  # an earlier run's logs here would read as this one's
     started = time.time()
-    backend.load(dataset)
-    try:
-        calibration: Calibration | None = None
-        if calibrate:
-            settings, calibration = calibrate_loaded(
-                settings, backend, dataset, max_batchsize=max_batchsize, threads=workers
-            )
-        settings, cap_notes = apply_caps(settings)
-        test_settings = settings.to_test_settings()
-        label = f"{settings.scenario.value} {settings.mode.value}"
-        # The SUT exists only inside run_loadgen; the progress line reads it
-        # through this box once LoadGen is about to start.
-        box: list[HarnessSUT] = []
-        with ProgressLine(
-            lambda: box[0].completed if box else 0,
-            label=label,
-            min_duration_s=test_settings.min_duration_ms / 1000,
-            enabled=not quiet,
-        ):
-            stats = run_loadgen(
-                test_settings,
-                settings.log_settings(out),
-                backend,
-                dataset,
-                scenario=settings.scenario,
-                respond_with_data=settings.mode is Mode.ACCURACY,
-                max_batchsize=max_batchsize,
-                threads=workers,
-                on_start=box.append,
-            )
-    finally:
-        close = getattr(backend, "close", None)
-        if callable(close):
-            close()
+    label = f"{settings.scenario.value} {settings.mode.value}"
+
+    def measure(
+        report: Callable[[str], None], stop: Interruptible | None, scratch: str
+    ) -> tuple[LoadgenSettings, Calibration | None, tuple[str, ...], RunStats]:
+        run_settings = settings
+        report("loading the backend")
+        backend.load(dataset)
+        try:
+            calibration: Calibration | None = None
+            if calibrate:
+                report("calibrating")
+                run_settings, calibration = calibrate_loaded(
+                    run_settings,
+                    backend,
+                    dataset,
+                    max_batchsize=max_batchsize,
+                    threads=workers,
+                    stop=stop,
+                    log_root=scratch,
+                )
+            run_settings, cap_notes = apply_caps(run_settings)
+            test_settings = run_settings.to_test_settings()
+            report("running")
+            # The SUT exists only inside run_loadgen; the progress line reads it
+            # through this box once LoadGen is about to start.
+            box: list[HarnessSUT] = []
+            try:
+                with ProgressLine(
+                    lambda: box[0].completed if box else 0,
+                    label=label,
+                    min_duration_s=test_settings.min_duration_ms / 1000,
+                    enabled=not quiet,
+                ):
+                    stats = run_loadgen(
+                        test_settings,
+                        run_settings.log_settings(out),
+                        backend,
+                        dataset,
+                        scenario=run_settings.scenario,
+                        respond_with_data=run_settings.mode is Mode.ACCURACY,
+                        max_batchsize=max_batchsize,
+                        threads=workers,
+                        on_start=box.append,
+                        stop=stop,
+                    )
+            except MemoryError:  # LoadGen allocates what it plans up front
+                planned = f": {cap_notes[0]}" if cap_notes else ""
+                raise CmpyError(
+                    f"the {label} run ran out of memory{planned}",
+                    hint="plan less: a lower target_qps (Offline issues 1.1 x target_qps x "
+                    "min_duration samples at once), a shorter min_duration, or a higher "
+                    "target_latency for SingleStream/MultiStream",
+                ) from None
+        finally:
+            _close(backend)
+        return run_settings, calibration, cap_notes, stats
+
+    # A run that failed keeps its logs (they may say why) but gets no results.json.
+    settings, calibration, cap_notes, stats = _measure(
+        measure,
+        what=f"the {label} run",
+        locked=settings.mode is Mode.PERFORMANCE,
+        cancelled=cancelled,
+        wait=wait,
+        notify=notify,
+        in_process=in_process,
+        partial=lambda: _clear(out, remove_folders=made),
+    )
 
     record = parse_detail_log(out)
     accuracy = None
@@ -129,7 +216,7 @@ def run_benchmark(
             "machine": platform.machine(),
         },
     )
-    (out / RESULTS_FILE).write_text(json.dumps(record.to_dict(), indent=2) + "\n", encoding="utf-8")
+    _write_json(out / RESULTS_FILE, record.to_dict())
     return record
 
 
@@ -145,18 +232,23 @@ def run_modes(
     """Run several modes (``"both"``: performance, then accuracy) into
     ``output_dir/<mode>``, and write ``output_dir/results.json`` holding them all.
 
-    ``options`` go to :func:`run_benchmark`.
+    ``options`` go to :func:`run_benchmark` (``cancelled``, ``wait`` among
+    them). A run that is stopped leaves no ``output_dir/results.json``; the
+    modes that finished before it keep their own.
 
     :raises UsageError: an unknown mode.
+    :raises cmpy.Interrupted: a run was stopped.
     """
     out = Path(output_dir)
+    chosen = expand_modes(modes)
+    (out / RESULTS_FILE).unlink(missing_ok=True)
     records: dict[Mode, ResultRecord] = {}
-    for mode in expand_modes(modes):
+    for mode in chosen:
         records[mode] = run_benchmark(
             settings.replace(mode=mode), backend, dataset, out / mode.value, **options
         )
     combined = {mode.value: record.to_dict() for mode, record in records.items()}
-    (out / RESULTS_FILE).write_text(json.dumps(combined, indent=2) + "\n", encoding="utf-8")
+    _write_json(out / RESULTS_FILE, combined)
     return records
 
 
@@ -168,24 +260,154 @@ def calibrate(
     max_batchsize: int = 64,
     threads: int | None = None,
     pilot_ms: int = 300,
+    cancelled: Callable[[], bool] | None = None,
+    wait: bool = True,
+    notify: Callable[[str], None] | None = None,
+    in_process: bool = False,
 ) -> tuple[LoadgenSettings, Calibration]:
     """Measure the backend briefly and fill the load figures ``settings`` leaves unset.
 
     Offline: the expected QPS; SingleStream/MultiStream: the expected
-    latency; Server: a conservative target QPS. Loads the backend (and
-    leaves it loaded); returns the new settings and what was measured.
+    latency; Server: a conservative target QPS. Returns the new settings and
+    what was measured. Like :func:`run_benchmark` it measures in a forked
+    child (unless ``in_process``), which loads the backend and closes it,
+    under the benchmark lock, and stops when asked (``cancelled``, ``wait``,
+    ``notify``: as there).
 
     :raises BackendError: the backend could not load or failed.
+    :raises BenchmarkBusy: ``wait=False`` and another benchmark is running.
+    :raises cmpy.Interrupted: the measurement was stopped.
     """
-    backend.load(dataset)
-    return calibrate_loaded(
-        settings,
-        backend,
-        dataset,
-        max_batchsize=max_batchsize,
-        threads=_resolve_threads(threads, backend),
-        pilot_ms=pilot_ms,
+    workers = _resolve_threads(threads, backend)
+
+    def measure(
+        report: Callable[[str], None], stop: Interruptible | None, scratch: str
+    ) -> tuple[LoadgenSettings, Calibration]:
+        report("loading the backend")
+        backend.load(dataset)
+        try:
+            report("calibrating")
+            return calibrate_loaded(
+                settings,
+                backend,
+                dataset,
+                max_batchsize=max_batchsize,
+                threads=workers,
+                pilot_ms=pilot_ms,
+                stop=stop,
+                log_root=scratch,
+            )
+        finally:
+            _close(backend)
+
+    return _measure(
+        measure,
+        what=f"the {settings.scenario.value} {settings.mode.value} run",
+        locked=True,
+        cancelled=cancelled,
+        wait=wait,
+        notify=notify,
+        in_process=in_process,
+        partial=lambda: False,
     )
+
+
+def _measure(
+    work: Callable[[Callable[[str], None], Interruptible | None, str], T],
+    *,
+    what: str,
+    locked: bool,
+    cancelled: Callable[[], bool] | None,
+    wait: bool,
+    notify: Callable[[str], None] | None,
+    in_process: bool,
+    partial: Callable[[], bool],
+) -> T:
+    """``work(report, stop, scratch)`` under the lock, in a child, stopped when asked.
+
+    ``partial()`` removes what a stopped run left and says whether there
+    was anything; ``scratch`` is a folder for throw-away files (the
+    pilots' logs), removed here afterwards even when the child is killed.
+    """
+    with Interruptible(cancelled) as stop:
+        stop.check(what, note="nothing was run")
+        lock = BenchmarkLock(f"an MLPerf {what.removeprefix('the ')}") if locked else None
+        if lock is not None:
+            lock.acquire(wait=wait, stop=stop, notify=notify)
+        scratch = tempfile.mkdtemp(prefix="cmpy-loadgen-")
+        here = in_process or not can_fork()
+        try:
+            phase = ["starting"]
+            if here:
+                result = work(phase.append, stop, scratch)
+            else:
+                result = run_in_child(
+                    lambda report: work(report, None, scratch), stop=stop, what=what
+                )
+            if stop.requested:  # even as it ended: the user asked for no result
+                raise Stopped(phase[-1] if here else "running")
+        except Stopped as stopped:
+            removed = partial()
+            raise stop.interrupted(
+                _stopped_while(stopped.phase, what),
+                note="its partial logs were removed" if removed else "nothing was kept",
+            ) from None
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+            if lock is not None:
+                lock.release()
+    return result
+
+
+def _stopped_while(phase: str, what: str) -> str:
+    if phase == "calibrating":
+        return f"{what}, calibrating"
+    if phase in ("starting", "loading the backend"):
+        return f"{what}, loading the backend"
+    return what
+
+
+def _missing_folders(out: Path) -> tuple[Path, ...]:
+    """The folders of ``out``'s path that do not exist yet, innermost first."""
+    missing: list[Path] = []
+    folder = out.absolute()
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return tuple(missing)
+
+
+def _clear(out: Path, *, remove_folders: tuple[Path, ...] = ()) -> bool:
+    """Remove LoadGen's logs and the results file from ``out``; whether there were any.
+
+    ``remove_folders`` (innermost first) go too, as long as they are empty.
+    """
+    removed = False
+    for name in (*LOG_FILES, RESULTS_FILE):
+        try:
+            (out / name).unlink()
+            removed = True
+        except FileNotFoundError:
+            pass
+    for folder in remove_folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty: someone else's files
+            break
+    return removed
+
+
+def _close(backend: Backend) -> None:
+    close = getattr(backend, "close", None)
+    if callable(close):
+        close()
+
+
+def _write_json(path: Path, document: Any) -> None:
+    """Write ``path`` whole or not at all (a reader never sees half of it)."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    os.replace(partial, path)
 
 
 def _resolve_threads(threads: int | None, backend: Backend) -> int:

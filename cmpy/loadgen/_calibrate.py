@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cmpy._errors import UsageError
+from cmpy.loadgen._child import Stopped
 from cmpy.loadgen._optional import import_numpy
 from cmpy.loadgen._settings import UNOFFICIAL_MIN_DURATION_MS, LoadgenSettings, Mode, Scenario
 from cmpy.loadgen._sut import RunStats, run_loadgen
@@ -25,6 +26,7 @@ from cmpy.loadgen._sut import RunStats, run_loadgen
 if TYPE_CHECKING:
     from cmpy.loadgen._backends import Backend
     from cmpy.loadgen._dataset import Dataset
+    from cmpy.loadgen._stop import Interruptible
 
 __all__ = ["Calibration", "apply_caps", "calibrate_loaded"]
 
@@ -73,6 +75,8 @@ def calibrate_loaded(
     max_batchsize: int,
     threads: int,
     pilot_ms: int = 300,
+    stop: Interruptible | None = None,
+    log_root: str | None = None,
 ) -> tuple[LoadgenSettings, Calibration]:
     """Fill the load figures ``settings`` leaves unset, for a backend already loaded.
 
@@ -80,7 +84,12 @@ def calibrate_loaded(
     (performance): ``target_latency_ms``. Server (any mode): ``target_qps``.
     Figures already set are kept.
 
+    :param stop: a pilot run in this process ends early once it is asked
+        (see :func:`run_loadgen`).
+    :param log_root: where the pilots' throw-away logs go (default: the
+        system's temporary folder).
     :raises BackendError: the backend failed while being measured.
+    :raises Stopped: ``stop`` was asked.
     """
     scenario = settings.scenario
     measured: dict[str, float] = {}
@@ -97,6 +106,8 @@ def calibrate_loaded(
             max_batchsize,
             threads,
             pilot_ms,
+            stop=stop,
+            log_root=log_root,
         )
         rate = pilot.samples / (pilot.busy_s or pilot.wall_s)
         measured["pilot_samples_per_s"] = rate
@@ -111,7 +122,15 @@ def calibrate_loaded(
         and settings.target_latency_ms is None
     ):
         per_query = _query_time(
-            settings, backend, dataset, max_batchsize, threads, pilot_ms, measured
+            settings,
+            backend,
+            dataset,
+            max_batchsize,
+            threads,
+            pilot_ms,
+            measured,
+            stop=stop,
+            log_root=log_root,
         )
         chosen["target_latency_ms"] = per_query * LATENCY_MARGIN * 1e3
         notes.append(
@@ -120,7 +139,15 @@ def calibrate_loaded(
         )
     elif scenario is Scenario.SERVER and settings.target_qps is None:
         per_query = _query_time(
-            settings, backend, dataset, max_batchsize, threads, pilot_ms, measured
+            settings,
+            backend,
+            dataset,
+            max_batchsize,
+            threads,
+            pilot_ms,
+            measured,
+            stop=stop,
+            log_root=log_root,
         )
         chosen["target_qps"] = SERVER_SHARE / per_query
         notes.append(
@@ -190,6 +217,9 @@ def _query_time(
     threads: int,
     pilot_ms: int,
     measured: dict[str, float],
+    *,
+    stop: Interruptible | None,
+    log_root: str | None,
 ) -> float:
     """Seconds per query in a short inline (single/multi-stream) LoadGen pilot."""
     scenario = (
@@ -208,6 +238,8 @@ def _query_time(
         max_batchsize,
         threads,
         pilot_ms,
+        stop=stop,
+        log_root=log_root,
     )
     if pilot.queries == 0 or pilot.busy_s is None:
         raise UsageError(
@@ -226,7 +258,12 @@ def _pilot(
     max_batchsize: int,
     threads: int,
     pilot_ms: int,
+    *,
+    stop: Interruptible | None,
+    log_root: str | None,
 ) -> RunStats:
+    if stop is not None and stop.requested:
+        raise Stopped("calibrating")
     pilot = settings.replace(
         mode=Mode.PERFORMANCE,
         official=False,
@@ -238,8 +275,8 @@ def _pilot(
         enable_trace=False,
     )
     pilot, _ = apply_caps(pilot)
-    with tempfile.TemporaryDirectory(prefix="cmpy-loadgen-pilot-") as logs:
-        return run_loadgen(
+    with tempfile.TemporaryDirectory(prefix="cmpy-loadgen-pilot-", dir=log_root) as logs:
+        stats = run_loadgen(
             pilot.to_test_settings(),
             pilot.log_settings(logs),
             backend,
@@ -248,4 +285,8 @@ def _pilot(
             respond_with_data=False,
             max_batchsize=max_batchsize,
             threads=threads,
+            stop=stop,
         )
+    if stop is not None and stop.requested:
+        raise Stopped("calibrating")
+    return stats

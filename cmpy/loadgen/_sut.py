@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from cmpy.loadgen._backends import Backend
     from cmpy.loadgen._dataset import Dataset
+    from cmpy.loadgen._stop import Interruptible
 
 __all__ = ["HarnessSUT", "RunStats", "run_loadgen"]
 
@@ -125,6 +126,15 @@ class HarnessSUT:
             )
             worker.start()
             self._workers.append(worker)
+
+    def stop_early(self) -> None:
+        """Answer every sample from now on at once, empty and without inference.
+
+        A stop request in a run that cannot be killed (one in this process):
+        Offline then ends at once, the other scenarios at their minimum
+        duration. The hot path already checks this flag for a failed backend.
+        """
+        self._failed = True
 
     def stop(self) -> None:
         """Let the workers finish and join them."""
@@ -300,6 +310,29 @@ class _QslAdapter:
             self._on_error(exc)
 
 
+class _Watcher:
+    """A thread that turns a stop request into :meth:`HarnessSUT.stop_early`."""
+
+    def __init__(self, stop: Interruptible, sut: HarnessSUT) -> None:
+        self._stop = stop
+        self._sut = sut
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cmpy-loadgen-stop", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        # polled: ``requested`` also reads the signal wakeup pipe, which sees a
+        # signal while the main thread sits in LoadGen's C++
+        while not self._done.wait(0.02):
+            if self._stop.requested:
+                self._sut.stop_early()
+                return
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+
 def run_loadgen(
     test_settings: Any,
     log_settings: Any,
@@ -311,11 +344,15 @@ def run_loadgen(
     max_batchsize: int,
     threads: int,
     on_start: Callable[[HarnessSUT], None] | None = None,
+    stop: Interruptible | None = None,
 ) -> RunStats:
     """Run LoadGen once against a loaded backend; free every handle afterwards.
 
     :param on_start: called with the SUT just before LoadGen starts (the
         progress line reads its counters).
+    :param stop: watched from a thread while LoadGen runs; once it is asked
+        the SUT answers the rest at once (:meth:`HarnessSUT.stop_early`).
+        The caller checks it afterwards: the run's logs are then no result.
     :raises BackendError: the backend or the dataset failed during the run.
     """
     lg = import_loadgen()
@@ -328,6 +365,7 @@ def run_loadgen(
     )
     qsl_adapter = _QslAdapter(dataset, sut._fail)
     sut.start()
+    watcher = _Watcher(stop, sut) if stop is not None else None
     sut_handle = qsl_handle = None
     began = time.perf_counter()
     try:
@@ -340,6 +378,8 @@ def run_loadgen(
         lg.StartTestWithLogSettings(sut_handle, qsl_handle, test_settings, log_settings)
     finally:
         wall = time.perf_counter() - began
+        if watcher is not None:
+            watcher.close()
         sut.stop()
         if qsl_handle is not None:
             lg.DestroyQSL(qsl_handle)

@@ -21,6 +21,14 @@ class Digits:
     sklearn_accuracy: float
 
 
+@pytest.fixture(autouse=True)
+def benchmark_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A benchmark lock of the test's own: the machine's is for real measurements."""
+    path = tmp_path / "benchmark.lock"
+    monkeypatch.setenv("CMPY_BENCHMARK_LOCK", str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def digits(tmp_path_factory: pytest.TempPathFactory) -> Digits:
     np = pytest.importorskip("numpy")

@@ -173,11 +173,19 @@ class _Staged(Dataset):
         super().load_samples(indices)
 
 
-def test_dataset_hooks_are_called_and_their_errors_surface(tmp_path: Path) -> None:
+@pytest.mark.parametrize("in_process", [False, True])
+def test_dataset_hooks_are_called_and_their_errors_surface(
+    tmp_path: Path, in_process: bool
+) -> None:
     settings = LoadgenSettings(scenario="Offline", mode="accuracy")
     staged = _Staged(np.zeros((40, 1)), performance_count=16)
-    run_benchmark(settings, NullBackend(), staged, tmp_path / "ok", quiet=True)
-    assert sum(staged.loads) == 40 and staged.loaded == 0  # every sample, all released
+    run_benchmark(
+        settings, NullBackend(), staged, tmp_path / "ok", quiet=True, in_process=in_process
+    )
+    if in_process:  # in a child process, the calls change the child's copy
+        assert sum(staged.loads) == 40 and staged.loaded == 0  # every sample, all released
+    else:
+        assert staged.loads == [] and staged.loaded == 0
     with pytest.raises(BackendError, match="OSError: disk gone"):
         run_benchmark(
             settings,
@@ -185,4 +193,5 @@ def test_dataset_hooks_are_called_and_their_errors_surface(tmp_path: Path) -> No
             _Staged(np.zeros((8, 1)), fail=True),
             tmp_path / "bad",
             quiet=True,
+            in_process=in_process,
         )

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from cmpy._errors import UsageError
+from cmpy._errors import CmpyError, UsageError
 from cmpy.loadgen import (
     Dataset,
     LoadgenSettings,
@@ -171,6 +171,23 @@ def test_unofficial_plans_are_capped_and_say_so() -> None:
         LoadgenSettings(target_qps=1000.0),
         (),
     )
+
+
+def test_a_run_too_big_for_memory_says_what_it_planned(tmp_path: Path) -> None:
+    np = pytest.importorskip("numpy")
+    official = LoadgenSettings(scenario="Offline", official=True, target_qps=1e9)
+    with pytest.raises(
+        CmpyError, match=r"ran out of memory: this run plans 660,000,000,000 samples"
+    ):
+        run_benchmark(
+            official,
+            NullBackend(),
+            Dataset(np.zeros((8, 1))),
+            tmp_path,
+            calibrate=False,
+            quiet=True,
+        )
+    assert not (tmp_path / "results.json").exists()
 
 
 def test_bad_harness_arguments(tmp_path: Path) -> None:
