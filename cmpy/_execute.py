@@ -149,6 +149,8 @@ class Executor:
         # the labels of the bodies running now, and of those an interruption stopped
         self.running: dict[str, str] = {}
         self.stopped: list[str] = []
+        # what bodies in worker threads said they stopped when they were cancelled
+        self.said_stopped: list[Interrupted] = []
         self._limiter: anyio.CapacityLimiter | None = None
 
     # -- choosing how to run ----------------------------------------------
@@ -279,6 +281,11 @@ class Executor:
         """An interruption, said to have stopped the bodies that were running."""
         if not isinstance(exc, Interrupted):
             exc = Interrupted()
+        if self.said_stopped and not exc.recipe:
+            said = self.said_stopped[0]
+            return Interrupted(
+                said.what, note=said.note, signal_name=exc.signal_name, recipe=said.recipe
+            )
         names = list(dict.fromkeys([*self.stopped, *self.running.values()]))
         if names:
             exc = exc.within(", ".join(names))
@@ -728,7 +735,9 @@ class Executor:
             if node.recipe.is_async:
                 returned = await body(ctx)
             else:
-                returned = await _in_thread(body, ctx)
+                returned = await _in_thread(
+                    body, ctx, lambda said: self.said_stopped.append(said.within(node.label))
+                )
             return self._finish(node, ctx, returned, started, folder, deps, dynamic)
         except BaseException as exc:
             ctx.kill()
@@ -829,7 +838,9 @@ class Executor:
         )
 
 
-async def _in_thread(body: Callable[[Ctx], Any], ctx: Ctx) -> Any:
+async def _in_thread(
+    body: Callable[[Ctx], Any], ctx: Ctx, on_stop: Callable[[Interrupted], None] | None = None
+) -> Any:
     """Run a plain ``def`` body in a worker thread; when cancelled, give it time to stop.
 
     The body's commands are killed and ``ctx.cancelled`` turns true at once;
@@ -843,10 +854,14 @@ async def _in_thread(body: Callable[[Ctx], Any], ctx: Ctx) -> Any:
     import anyio.to_thread
 
     finished = threading.Event()
+    stopped: list[Interrupted] = []
 
     def call() -> Any:
         try:
             return body(ctx)
+        except Interrupted as exc:
+            stopped.append(exc)  # what the body says it stopped, for the message
+            raise
         finally:
             finished.set()
 
@@ -857,6 +872,8 @@ async def _in_thread(body: Callable[[Ctx], Any], ctx: Ctx) -> Any:
         with anyio.CancelScope(shield=True), anyio.move_on_after(_STOP_GRACE):
             while not finished.is_set():
                 await anyio.sleep(0.02)
+        if stopped and on_stop is not None:
+            on_stop(stopped[0])
         raise
 
 

@@ -18,6 +18,9 @@ def cmpy_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     """A fresh CMPY_HOME per test, and no recipe defined by another test."""
     home = tmp_path_factory.mktemp("cmpy-home")
     monkeypatch.setenv("CMPY_HOME", str(home))
+    # the machine-wide benchmark lock, made per test: a real benchmark running on the
+    # machine (or another test) must not make a test wait
+    monkeypatch.setenv("CMPY_BENCHMARK_LOCK", str(home / "benchmark.lock"))
     monkeypatch.delenv("CMPY_RECIPES_PATH", raising=False)
     defined = {k: list(v) for k, v in _model.DEFINED.items()}
     bodies = dict(_model.BODIES)

@@ -81,6 +81,7 @@ def test_every_scenario_in_both_modes(digits_home: Path, scenario: str) -> None:
     assert "summary" not in r.env and (out / "summary.txt").is_file()
 
 
+@pytest.mark.slow
 def test_null_backend_all_scenarios_both_modes(digits_home: Path) -> None:
     r = mlperf("app mlperf inference _null", scenario="all", mode="both")
     assert r["CMPY_MLPERF_SCENARIOS"] == "SingleStream,MultiStream,Server,Offline"
@@ -144,6 +145,7 @@ def on_a_terminal(args: list[str], env: dict[str, str]) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
+@pytest.mark.slow
 def test_a_progress_line_on_a_terminal_but_not_under_json(digits_home: Path) -> None:
     command = [sys.executable, "-m", "cmpy", "run", "app mlperf inference", "--min_duration=600"]
     env = {**os.environ, "CMPY_HOME": str(digits_home)}
@@ -169,6 +171,7 @@ def test_a_user_conf_sets_the_load(digits_home: Path, tmp_path: Path) -> None:
     assert r["CMPY_MLPERF_OUTPUT_DIR"] == str(out) and (out / "Offline" / "performance").is_dir()
 
 
+@pytest.mark.slow
 def test_find_performance_with_the_null_backend(digits_home: Path) -> None:
     from cmpy.loadgen import read_user_conf
 
@@ -298,6 +301,7 @@ def resnet50_mirror() -> Iterator[dict[str, dict[str, object]]]:
         }
 
 
+@pytest.mark.slow
 def test_resnet50_chain_with_stand_ins(resnet50_mirror: dict[str, dict[str, object]]) -> None:
     r = run(
         "app mlperf inference _resnet50",

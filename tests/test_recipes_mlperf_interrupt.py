@@ -230,7 +230,7 @@ def test_ctrl_c_in_the_first_run_where_the_body_runs_in_a_worker_thread(
 ) -> None:
     """A fresh home: the data set is built too, so the app's body runs in a worker
     thread and Ctrl-C reaches the executor, which sets ctx.cancelled and gives the
-    body a few seconds to stop (the executor's line names the recipe)."""
+    body a few seconds to stop; the line says what the body stopped."""
     out = tmp_path / "out"
     command = cmpy(
         "run",
@@ -243,7 +243,12 @@ def test_ctrl_c_in_the_first_run_where_the_body_runs_in_a_worker_thread(
     time.sleep(0.3)
     took = command.stop(signal.SIGINT)
     _assert_stopped(
-        command, took, 130, out, "interrupted by Ctrl-C while running app-mlperf-inference"
+        command,
+        took,
+        130,
+        out,
+        "interrupted by Ctrl-C while running app-mlperf-inference",
+        "the Server performance run (its partial logs were removed)",
     )
 
 
