@@ -11,6 +11,7 @@ hash of everything that went into it::
 
 from __future__ import annotations
 
+from . import _builtin
 from ._api import arun, find, run
 from ._ctx import Ctx
 from ._errors import (
@@ -66,3 +67,6 @@ __all__ = [
     "run",
     "script",
 ]
+
+# the built-in recipes are cmpy.recipes, in a wheel and in a source checkout alike
+_builtin.install(__path__[0])
