@@ -11,7 +11,6 @@ hash of everything that went into it::
 
 from __future__ import annotations
 
-from . import _builtin
 from ._api import arun, find, run
 from ._ctx import Ctx
 from ._errors import (
@@ -35,6 +34,12 @@ from ._errors import (
 from ._model import Dep, Input, Variation, script
 from ._result import Result
 from ._shell import Completed
+
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
 
 __version__ = "0.1.0"
 
@@ -68,5 +73,39 @@ __all__ = [
     "script",
 ]
 
-# the built-in recipes are cmpy.recipes, in a wheel and in a source checkout alike
-_builtin.install(__path__[0])
+
+
+def _serve_checkout_recipes() -> None:
+    """Make a source checkout's top-level ``recipes/`` importable as ``cmpy.recipes``.
+
+    A wheel installs that folder as the package ``cmpy/recipes``. An editable
+    install only puts the checkout on ``sys.path`` (a plain ``.pth``, free at
+    start-up), so there a finder serves ``cmpy.recipes`` from the folder:
+    either way nothing needs a top-level ``recipes`` module.
+    """
+    import os
+    import sys
+
+    here = __path__[0]
+    folder = os.path.join(os.path.dirname(here), "recipes")
+    if os.path.isdir(os.path.join(here, "recipes")) or not os.path.isfile(
+        os.path.join(folder, "__init__.py")
+    ):
+        return
+
+    class CheckoutRecipes:
+        def find_spec(
+            self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+        ) -> ModuleSpec | None:
+            if fullname != "cmpy.recipes":
+                return None
+            import importlib.util
+
+            return importlib.util.spec_from_file_location(
+                fullname, os.path.join(folder, "__init__.py"), submodule_search_locations=[folder]
+            )
+
+    sys.meta_path.append(CheckoutRecipes())
+
+
+_serve_checkout_recipes()

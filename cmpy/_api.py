@@ -26,7 +26,6 @@ __all__ = ["arun", "cache_entries", "find", "prepare", "run", "runtime"]
 _runtimes: dict[tuple[str, str], tuple[Registry, Cache]] = {}
 _warned: dict[str, str] = {}
 # plans made in this process, by everything that determines them
-_plans: dict[tuple[object, ...], Plan] = {}
 _MAX_PLANS = 64
 
 
@@ -88,8 +87,10 @@ def prepare(
         version_min=version_min,
         version_max=version_max,
     )
+    # the memo lives on the registry: keyed on id(registry) it served a dead registry's
+    # plans to a new one that happened to get the same id (stale keys, spurious misses)
+    plans = registry.plans
     signature = (
-        id(registry),
         registry.version,
         request.recipe.uid,
         request.variations,
@@ -99,12 +100,12 @@ def prepare(
         tuple(sorted(request.env.items())),
         repr(sorted(request.adr.items())),
     )
-    the_plan = _plans.get(signature)
+    the_plan = plans.get(signature)
     if the_plan is None:
         the_plan = plan(registry, request)
-        if len(_plans) >= _MAX_PLANS:
-            _plans.pop(next(iter(_plans)))
-        _plans[signature] = the_plan
+        if len(plans) >= _MAX_PLANS:
+            plans.pop(next(iter(plans)))
+        plans[signature] = the_plan
     options = Options(
         quiet=quiet,
         live=live_display(quiet),

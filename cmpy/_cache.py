@@ -242,6 +242,45 @@ class Cache:
 
     def get(self, key: str) -> Entry | None:
         """The entry recorded under a key, if any (intact or not)."""
+        entry = self._use(lambda index: _as_entry(index.get(_ENTRY + key), key))
+        return entry if entry is not None else self._lost(key)
+
+    def _lost(self, key: str) -> Entry | None:
+        """An entry the index does not know though its folder holds its record, restored.
+
+        The index lost it: damage that reads as "not there" (a database cut
+        short or emptied), or a commit cut between the record file and the
+        index. Asked only on a miss, which is followed by running the recipe:
+        one listing of the key's shard folder is nothing beside that.
+        """
+        shard = os.path.join(self.entries_dir, key[:2])
+        try:
+            names = sorted(n for n in os.listdir(shard) if n.startswith(key + "."))
+        except OSError:
+            return None
+        found = None
+        for name in names:
+            record = _read_record(os.path.join(shard, name))
+            if record is not None and (found is None or record.created > found.created):
+                found = record
+        if found is None:
+            return None
+        self.close()
+        lock = self._index_lock()
+        lock.acquire()
+        try:
+            why = self._index_damage()
+            if why is not None:
+                self.warn(str(self._repair_index(why)))  # rebuilt from the folders, this one too
+            else:
+                record = found
+                self._use(lambda index: _commit(index, record))
+                self.warn(
+                    f"the cache index had lost the result of {found.recipe} ({key[:12]}); "
+                    f"restored it from {found.folder}"
+                )
+        finally:
+            lock.release()
         return self._use(lambda index: _as_entry(index.get(_ENTRY + key), key))
 
     def family(self, base_key: str) -> list[Entry]:

@@ -598,7 +598,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _out(f"cmpy {__version__}")
         return 0
     command = COMMANDS.get(argv[0])
-    restore = _catch_signals()
+    # a run (commands, benchmarks) ends on SIGTERM/SIGHUP as on Ctrl-C; the rest need not
+    restore = _catch_signals() if command is cmd_run else _nothing
     try:
         if command is None:
             from ._suggest import closest
@@ -645,6 +646,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         kill_all()
 
 
+def _nothing() -> None:
+    pass
+
+
 def _command_help(command: str) -> str:
     """The lines of the usage text about one command, with what every command takes."""
     lines = USAGE.splitlines()
@@ -668,22 +673,24 @@ def _catch_signals() -> Callable[[], None]:
     Returns what puts the previous handlers back. Only the main thread can
     set handlers; elsewhere (cmpy's main() called from a thread) nothing changes.
     """
-    import signal
+    # _signal, not signal: the module's enums cost a millisecond of start-up
+    import _signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
+    names = {_signal.SIGTERM: "SIGTERM", getattr(_signal, "SIGHUP", -1): "SIGHUP"}
 
     def stop(signum: int, _frame: object) -> None:
-        raise Interrupted(signal_name=signal.Signals(signum).name)
+        raise Interrupted(signal_name=names.get(signum, "SIGTERM"))
 
     previous = {}
-    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-        if sig is not None and signal.getsignal(sig) is signal.SIG_DFL:
-            previous[sig] = signal.signal(sig, stop)
+    for sig in names:
+        if sig > 0 and _signal.getsignal(sig) == _signal.SIG_DFL:
+            previous[sig] = _signal.signal(sig, stop)
 
     def restore() -> None:
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            _signal.signal(sig, handler)
 
     return restore

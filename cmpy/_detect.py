@@ -13,7 +13,6 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ._children import forget, kill_group, spawn
 from ._errors import ToolNotFound, UsageError, VersionConflict
 from ._record import Record
 
@@ -124,6 +123,8 @@ def detect_version(
     """
     # imported here: subprocess costs ~3 ms of start-up on the CLI path
     import subprocess
+
+    from ._children import forget, kill_group, spawn
 
     pattern = _compile(regex)
     run_env = {**os.environ, "LC_ALL": "C"} if env is None else dict(env)

@@ -412,7 +412,9 @@ class Executor:
 
     def unread_notes(self) -> list[str]:
         """What the caller passed that no recipe of the run took, one line each."""
-        notes = []
+        notes: list[str] = []
+        if not (self.options.env or self.options.adr or self.adr_env_unread):
+            return notes
         read: set[str] = set().union(*(set(n.env) for n in self.nodes.values()))
         declare = (
             "a recipe sees only the env it declares (env defaults, inputs, variations, "

@@ -24,6 +24,7 @@ ADR_KEYS = frozenset({"tags", "query", "version", "version_min", "version_max", 
 _TRUE = frozenset({"yes", "on", "true", "1"})
 _FALSE = frozenset({"no", "off", "false", "0"})
 _MAX_DEPTH = 256
+_NONE: frozenset[str] = frozenset()
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
 if TYPE_CHECKING:
@@ -171,8 +172,6 @@ class _Planner:
         self.on_stack: set[str] = set()
         self.reads: dict[tuple[str, tuple[str, ...]], tuple[set[str], tuple[str, ...]]] = {}
         self.unkeyed: dict[str, set[str]] = {}
-        # the env keys each node or anything below it reads
-        self.below: dict[str, frozenset[str]] = {}
         self.adr_used: set[str] = set()
         self.adr_env_unread: list[tuple[str, str]] = []
 
@@ -236,8 +235,6 @@ class _Planner:
             self.on_stack.discard(pre_key)
         base_key = _digest(pre_key, deps)
         key = _digest(base_key, spec) if spec else base_key
-        below = frozenset(seen).union(*(self.below[k] for k in deps + post))
-        self.below[key] = self.below.get(key, frozenset()) | below
         existing = self.nodes.get(key)
         if existing is not None:
             # the same work asked for from two places whose post deps differ
@@ -302,12 +299,29 @@ class _Planner:
                 adr_sig,
                 chain,
             )
-            self._check_read(dep, passed, from_adr, key, child, chain)
+            if passed:
+                self._check_read(dep, passed, from_adr, key, child, chain)
             if key not in keys:
                 keys.append(key)
                 names.append(dep.name)
                 optional.append(dep.optional)
         return tuple(keys), tuple(names), tuple(optional)
+
+    def _below(self, key: str) -> set[str]:
+        """The env keys a node or anything below it reads (walked afresh: post deps can
+        still be added to a node while planning goes on)."""
+        found: set[str] = set()
+        seen: set[str] = set()
+        todo = [key]
+        while todo:
+            current = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            node = self.nodes[current]
+            found.update(node.env)
+            todo += node.deps + node.post_deps
+        return found
 
     def _check_read(
         self,
@@ -324,8 +338,12 @@ class _Planner:
             RecipeDefinitionError: a ``Dep(env=...)`` key nothing below reads
                 (an ``adr`` one is only noted: the caller is told after the run).
         """
-        below = self.below[key]
-        for name in passed:
+        own = self.nodes[key].env
+        missing = [name for name in passed if name not in own]
+        if not missing:
+            return
+        below = self._below(key)
+        for name in missing:
             if name in below:
                 continue
             if name in from_adr:
@@ -388,7 +406,7 @@ def _override(
             spec = checked_spec(version, vmin, vmax, where=f"adr {dep.name}: ")
         except UsageError as exc:
             raise exc.with_chain(chain) from None
-    return query, spec, env, inputs, frozenset(from_adr)
+    return query, spec, env, inputs, frozenset(from_adr) if from_adr else _NONE
 
 
 def plan(registry: Selector, request: Request, *, chain: tuple[str, ...] = ()) -> Plan:

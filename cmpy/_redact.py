@@ -8,13 +8,15 @@ is long enough to be a token (``https://ghp_...@github.com``).
 
 from __future__ import annotations
 
-import re
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
+if TYPE_CHECKING:
+    import re
 
 __all__ = ["redact", "redact_env"]
 
 _MASK = "***"
 # scheme://userinfo@ where userinfo has no "/", "@" or white space
-_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<info>[^/@\s]+)@")
+_USERINFO = r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<info>[^/@\s]+)@"
 # a user name this long, without a password, is a token put where a user name goes
 _TOKEN_LENGTH = 20
 
@@ -33,7 +35,9 @@ def redact(text: str) -> str:
     """``text`` with the password (or token) of every URL in it replaced by ``***``."""
     if "://" not in text or "@" not in text:
         return text
-    return _USERINFO.sub(_mask, text)
+    import re  # compiled on first use: most commands never show a URL
+
+    return re.sub(_USERINFO, _mask, text)
 
 
 def redact_env(env: dict[str, str]) -> dict[str, str]:

@@ -133,6 +133,8 @@ class Registry:
         self._selected: dict[Query, Recipe] = {}
         # moves whenever the set of recipes may have changed (plans made before are stale)
         self.version = 0
+        # plans made from this registry, by everything that determines them (see _api)
+        self.plans: dict[tuple[object, ...], Any] = {}
 
     # -- discovery -------------------------------------------------------
 

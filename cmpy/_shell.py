@@ -13,7 +13,6 @@ import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 
-from ._children import forget, kill_group, spawn
 from ._errors import CmpyError, CommandFailed
 from ._record import Record
 from ._redact import redact
@@ -51,6 +50,8 @@ class ProcessSet:
         self.cancelled = False
 
     def add(self, proc: subprocess.Popen[bytes]) -> None:
+        from ._children import kill_group
+
         with self._lock:
             if self.cancelled:
                 kill_group(proc)
@@ -65,6 +66,8 @@ class ProcessSet:
         with self._lock:
             self.cancelled = True
             procs = list(self._procs)
+        from ._children import kill_group
+
         for proc in procs:
             kill_group(proc)
 
@@ -109,6 +112,9 @@ def run_command(
         CmpyError: the program does not exist, or the run was cancelled.
     """
     import subprocess
+
+    # imported here: a run that starts no command never needs the watchdog
+    from ._children import forget, kill_group, spawn
 
     # a password in a URL never reaches the terminal, the log or an error
     shown = redact(describe_command(cmd))

@@ -18,11 +18,48 @@ directly, ``async def`` bodies through ``ctx.download`` / ``ctx.extract`` or
 
 from __future__ import annotations
 
-from ._archive import KNOWN_FORMATS, MAX_MEMBER_DEPTH, archive_format, extract, list_members
-from ._checks import argument, requirement, url_or_path
-from ._detect import Candidate, choose, detect, detect_version, find_executables, search_dirs
-from ._download import MIRROR_ENV, URL_MAP_ENV, DownloadResult, apply_url_overrides, download
-from ._redact import redact
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
+if TYPE_CHECKING:
+    from ._archive import KNOWN_FORMATS, MAX_MEMBER_DEPTH, archive_format, extract, list_members
+    from ._checks import argument, requirement, url_or_path
+    from ._detect import Candidate, choose, detect, detect_version, find_executables, search_dirs
+    from ._download import MIRROR_ENV, URL_MAP_ENV, DownloadResult, apply_url_overrides, download
+    from ._redact import redact
+
+# each name is imported from its module when first asked for: a recipe module that
+# needs detect_version does not load the download and archive code at start-up
+_HOME = {
+    **dict.fromkeys(
+        ("KNOWN_FORMATS", "MAX_MEMBER_DEPTH", "archive_format", "extract", "list_members"),
+        "_archive",
+    ),
+    **dict.fromkeys(("argument", "requirement", "url_or_path"), "_checks"),
+    **dict.fromkeys(
+        ("Candidate", "choose", "detect", "detect_version", "find_executables", "search_dirs"),
+        "_detect",
+    ),
+    **dict.fromkeys(
+        ("MIRROR_ENV", "URL_MAP_ENV", "DownloadResult", "apply_url_overrides", "download"),
+        "_download",
+    ),
+    "redact": "_redact",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cmpy.tools' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"cmpy.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "KNOWN_FORMATS",

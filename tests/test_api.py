@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import textwrap
 from pathlib import Path
 
 import anyio
@@ -22,6 +23,7 @@ from cmpy import (
     Variation,
     VariationError,
     VersionConflict,
+    _api,
     run,
     script,
 )
@@ -428,3 +430,34 @@ def test_ctx_live_is_off_when_not_on_a_terminal_or_quiet() -> None:
     run("live probe")
     run("live probe", quiet=True)
     assert seen == [False, False]  # pytest's stderr is not a terminal
+
+
+def test_a_new_runtime_never_reuses_a_dead_ones_plans(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Plans are memoized per registry: a new registry that happens to get the id of a
+    collected one (another home, another recipe folder) must not be handed its plans."""
+    source = textwrap.dedent(
+        """
+        from cmpy import Ctx, script
+
+        @script(tags="memo probe", cache=True)
+        def probe(ctx: Ctx) -> dict:
+            return {}
+        """
+    )
+    for i in range(10):
+        folder = tmp_path / f"r{i}"
+        folder.mkdir()
+        (folder / "probe.py").write_text(source)
+        monkeypatch.setenv("CMPY_HOME", str(tmp_path / f"home{i}"))
+        monkeypatch.setenv("CMPY_RECIPES_PATH", str(folder))
+        first = run("memo probe", quiet=True)
+        for _, cache in _api._runtimes.values():
+            cache.close()
+        _api._runtimes.clear()
+        again = run("memo probe", quiet=True)
+        assert again.cached and again.key == first.key, i
+        for _, cache in _api._runtimes.values():
+            cache.close()
+        _api._runtimes.clear()
