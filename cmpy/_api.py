@@ -11,6 +11,7 @@ from ._errors import UsageError
 from ._execute import Executor, Options
 from ._home import home
 from ._plan import Plan, plan
+from ._preview import preview
 from ._query import Query, parse_query
 from ._registry import Registry
 from ._report import live_display
@@ -174,7 +175,7 @@ def run(
         kwargs=kwargs,
     )
     if dry_run:
-        result = executor.preview()
+        result = preview(executor)
         _say_unread(executor)
         return result
     try:
@@ -222,7 +223,7 @@ async def arun(
         kwargs=kwargs,
     )
     if dry_run:
-        result = executor.preview()
+        result = preview(executor)
     else:
         try:
             result = await executor.run_async()

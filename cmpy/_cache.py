@@ -27,7 +27,7 @@ import os
 import stat
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from ._errors import CmpyError
 from ._home import Damage, make_dir, move_aside, not_writable, warn
@@ -75,12 +75,12 @@ class Entry(Record):
     # the process env values the result depended on, when it was made
     process_env: tuple[tuple[str, str | None], ...] = ()
 
-    def intact(self) -> bool:
+    def intact(self, environ: Mapping[str, str]) -> bool:
         """Whether the folder is there, every file it exported is there unchanged, and the
-        process env it depended on is what it was."""
+        process env it depended on is what it was (``environ``: the process env now)."""
         if not os.path.isdir(self.folder):
             return False
-        if any(os.environ.get(name) != value for name, value in self.process_env):
+        if any(environ.get(name) != value for name, value in self.process_env):
             return False
         return all(artifact_stamp(path) == (path, mtime, size) for path, mtime, size in self.artifacts)
 
@@ -354,7 +354,7 @@ class Cache:
         removed = {"entries": 0, "folders": 0, "runs": 0}
         referenced: set[str] = set()
         for entry in list(self):
-            if entry.intact():
+            if entry.intact(os.environ):
                 referenced.add(os.path.abspath(entry.folder))
             else:
                 self.remove(entry)
@@ -452,7 +452,7 @@ class Cache:
         written = 0
         broken = 0
         for entry in entries:
-            if not entry.intact():
+            if not entry.intact(os.environ):
                 broken += 1
             elif _read_record(entry.folder) is None:
                 _write_record(entry)

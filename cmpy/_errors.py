@@ -18,6 +18,7 @@ __all__ = [
     "DependencyCycle",
     "DownloadError",
     "Interrupted",
+    "ProgramNotFound",
     "QuerySyntaxError",
     "RecipeDefinitionError",
     "RecipeFailed",
@@ -235,6 +236,25 @@ class ToolNotFound(CmpyError, LookupError):
         if self.searched:
             text += " (searched: " + ", ".join(self.searched) + ")"
         super().__init__(text, hint=hint)
+
+
+class ProgramNotFound(ToolNotFound):
+    """A command could not start: its program is not there (or cannot be executed).
+
+    A :class:`ToolNotFound`, so an optional dep whose command is missing is
+    tolerated like any tool that is not there; ``program`` keeps the name.
+    """
+
+    def __init__(self, program: str, command: str, *, executable: bool = False) -> None:
+        self.program = program
+        self.command = command
+        problem = "is not executable" if executable else "was not found"
+        super().__init__(
+            f"the program {program!r}",
+            hint="install it, or check PATH" if not executable else "check its permissions",
+        )
+        self.message = f"cannot run {command!r}: {program!r} {problem}"
+        self.args = (self.message,)
 
 
 class DownloadError(CmpyError):

@@ -1,16 +1,21 @@
 """The executor: evaluates a plan, from the cache where it can, concurrently where it must.
 
-Each node is looked up in the cache first: a hit needs an intact entry whose
-recorded dep digests equal what the deps export now (early cutoff: a
-detector that re-ran with the same output keeps the entry). A miss runs the
-body under the key's inter-process lock. Two evaluators share that logic:
+How one node is evaluated is written once, as a generator (:meth:`Executor._steps`):
+its deps, the cache lookup (a hit needs an intact entry whose recorded dep
+digests equal what the deps export now, and whose ``ctx.run`` deps still
+answer the same), the key's inter-process lock, the body, the post deps. It
+yields what it needs done, and one of two drivers does it:
 
-- a synchronous one, used when nothing can run concurrently (every node a
-  hit, or the nodes that must run form a chain): no event loop is started,
-  which keeps the command line fast;
-- an anyio one, which starts each node when its deps are done, runs
-  independent nodes concurrently up to ``jobs``, and cancels the rest on
-  the first failure, killing the process groups of running commands.
+- the synchronous driver, in this thread, when nothing can run concurrently
+  (every node a hit, or the nodes that must run form a chain of plain
+  ``def`` bodies): no event loop starts, which keeps the command line fast;
+- the anyio driver, which evaluates a node's deps concurrently up to ``jobs``,
+  runs plain bodies in worker threads and cancels the rest on the first
+  failure, killing the process groups of running commands.
+
+A failure is recorded where it propagates, never before: a dep a parent
+tolerates (optional, and not available) is no failure of the run, and the
+same dep's error reaches every parent that needs it as that error.
 """
 
 from __future__ import annotations
@@ -18,28 +23,24 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 
-from ._cache import Cache, Entry, artifact_stamp
+from . import _dynamic
+from ._cache import Cache, Entry, KeyLock
 from ._ctx import Ctx
 from ._errors import (
     CmpyError,
     CommandFailed,
-    DependencyCycle,
     Interrupted,
-    RecipeDefinitionError,
     RecipeFailed,
     ToolNotFound,
-    UsageError,
     VersionConflict,
 )
-from ._model import env_value
-from ._plan import Node, Plan, plan
+from ._outcome import exported, from_entry, inherited, new_entry, satisfies, unpack
+from ._plan import Node, Plan
 from ._record import Record, field
-from ._redact import redact_env
 from ._registry import Registry
 from ._report import Reporter
-from ._request import make_request
 from ._result import Result, export_digest
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
@@ -54,6 +55,8 @@ _MISSING = "missing"
 # how long a cancelled plain-def body, which runs in a worker thread, is given to
 # notice ctx.cancelled and return (its commands are killed at once)
 _STOP_GRACE = 5.0
+# what a parent may go on without when the dep is optional: "not here", "not that version"
+_TOLERABLE = (ToolNotFound, VersionConflict)
 
 
 class Options(Record):
@@ -68,68 +71,52 @@ class Options(Record):
     adr: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
-class _DepFailed(Exception):
-    """A dep this node waited for failed elsewhere (the real error is reported there)."""
+# -- what the evaluation of a node asks its driver to do ---------------------
 
 
-class _Dynamic(Record, frozen=False):
-    """The deps a body asked for with ``ctx.run`` while it ran."""
+class _Need:
+    """Evaluate these nodes; those in ``optional`` may fail as not available.
 
-    records: list[tuple[Any, str, str]] = field(default_factory=list)
-    results: list[Result] = field(default_factory=list)
+    The driver answers with the tolerated failures, by key.
+    """
 
+    __slots__ = ("keys", "optional")
 
-def satisfies(version: str | None, spec: str) -> bool:
-    """Whether a version fits a PEP 440 specifier (no specifier: anything fits)."""
-    if not spec:
-        return True
-    if version is None:
-        return False
-    from packaging.specifiers import SpecifierSet
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        return Version(version) in SpecifierSet(spec, prereleases=True)
-    except InvalidVersion:
-        return False
+    def __init__(self, keys: tuple[str, ...], optional: frozenset[str] = frozenset()) -> None:
+        self.keys = keys
+        self.optional = optional
 
 
-def _unpack(returned: Any, recipe: str) -> tuple[dict[str, str], dict[str, Any], str | None]:
-    if returned is None:
-        return {}, {}, None
-    if isinstance(returned, Mapping):
-        return {str(k): env_value(v) for k, v in returned.items() if v is not None}, {}, None
-    env = getattr(returned, "env", None)
-    state = getattr(returned, "state", None)
-    version = getattr(returned, "version", None)
-    if env is None and state is None and version is None:
-        raise CmpyError(
-            f"recipe {recipe!r} returned {type(returned).__name__}",
-            hint="a body returns None, a dict of env, or Result(env=..., state=..., version=...)",
-        )
-    return (
-        {str(k): env_value(v) for k, v in dict(env or {}).items() if v is not None},
-        dict(state or {}),
-        None if version is None else str(version),
-    )
+class _Lock:
+    """Take a cache key's inter-process lock (saying so when it has to wait)."""
+
+    __slots__ = ("label", "lock")
+
+    def __init__(self, lock: KeyLock, label: str) -> None:
+        self.lock = lock
+        self.label = label
 
 
-def _artifacts(env: Mapping[str, str]) -> tuple[tuple[str, int, int], ...]:
-    found = set()
-    for value in env.values():
-        if value.startswith(os.sep) and "\n" not in value and len(value) < 4096:
-            stamp = artifact_stamp(value)
-            if stamp is not None:
-                found.add(stamp)
-    return tuple(sorted(found))
+class _Body:
+    """Run the node's body; the driver answers with its Result."""
+
+    __slots__ = ("deps", "folder", "node")
+
+    def __init__(self, node: Node, deps: tuple[Result | None, ...], folder: str | None) -> None:
+        self.node = node
+        self.deps = deps
+        self.folder = folder
+
+
+if TYPE_CHECKING:
+    _Step = _Need | _Lock | _Body
+    _Steps = Generator[_Step, Any, Result]
 
 
 class Executor:
     """Evaluates one plan (and the deps its bodies ask for on the way)."""
 
-    def __init__(
-        self, registry: Registry, cache: Cache, the_plan: Plan, options: Options
-    ) -> None:
+    def __init__(self, registry: Registry, cache: Cache, the_plan: Plan, options: Options) -> None:
         self.registry = registry
         self.cache = cache
         self.options = options
@@ -138,12 +125,13 @@ class Executor:
         # which of the caller's adr the plan (and the sub-plans of ctx.run) took
         self.adr_used: set[str] = set(the_plan.adr_used)
         self.adr_env_unread: list[tuple[str, str]] = list(the_plan.adr_env_unread)
+        # each node evaluated so far: its Result, or the exception it ended with
+        self.outcomes: dict[str, Result | BaseException] = {}
         self.results: dict[str, Result] = {}
-        self.failures: dict[str, BaseException] = {}
+        # the first failure that propagated (what the run raises)
         self.first_failure: BaseException | None = None
         self.digests: dict[str, str] = {}
         self.reporter = Reporter(quiet=options.quiet, verbose=options.verbose)
-        self._events: dict[str, anyio.Event] = {}
         # what each running body asked for through ctx.run, to refuse waits in a loop
         self._waits: dict[str, set[str]] = {}
         # the labels of the bodies running now, and of those an interruption stopped
@@ -151,17 +139,19 @@ class Executor:
         self.stopped: list[str] = []
         # what bodies in worker threads said they stopped when they were cancelled
         self.said_stopped: list[Interrupted] = []
+        self._events: dict[str, anyio.Event] = {}
         self._limiter: anyio.CapacityLimiter | None = None
 
     # -- choosing how to run ----------------------------------------------
 
     def needs_concurrency(self) -> bool:
-        """Whether two nodes that must run could run at the same time."""
-        jobs = self.options.jobs or os.cpu_count() or 1
-        if jobs <= 1:
-            return False
+        """Whether the event loop is needed: two nodes that must run could run at once,
+        or a node that must run has an ``async def`` body."""
         to_run = [k for k, n in self.nodes.items() if not self._likely_hit(n)]
-        if len(to_run) <= 1:
+        if any(self.nodes[k].recipe.is_async for k in to_run):
+            return True
+        jobs = self.options.jobs or os.cpu_count() or 1
+        if jobs <= 1 or len(to_run) <= 1:
             return False
         below: dict[str, set[str]] = {}
 
@@ -177,17 +167,78 @@ class Executor:
         return any(a not in descendants(b) for a, b in itertools.pairwise(to_run))
 
     def _likely_hit(self, node: Node) -> bool:
-        if not node.recipe.cache or self._refreshing(node):
+        if not node.recipe.cache or self.refreshing(node):
             return False
         return self.cache.has_candidate(node.key, node.base_key)
 
-    def _refreshing(self, node: Node) -> bool:
+    def refreshing(self, node: Node) -> bool:
+        """Whether the run asked for this node to be made again (``--refresh``)."""
         return self.options.refresh and node.key == self.root
 
-    # -- shared steps -------------------------------------------------------
+    # -- the evaluation of one node, written once ---------------------------
 
-    def _dep_results(self, node: Node) -> list[Result | None]:
-        return [self.results.get(k) for k in node.deps]
+    def _steps(self, key: str) -> _Steps:
+        node = self.nodes[key]
+        skipped: dict[str, BaseException] = {}
+        if node.deps:
+            optional = frozenset(k for k, o in zip(node.deps, node.optional) if o)
+            skipped = yield _Need(node.deps, optional)
+        for dep in skipped:
+            self.reporter.skipped(self.nodes[dep].label, "optional, not available")
+        deps = tuple(self.results.get(k) for k in node.deps)
+        entry = self._candidate(node, deps)
+        if entry is not None and (not entry.dynamic or (yield from self._still_answers(node, entry))):
+            result = self._hit(node, entry, deps)
+        else:
+            result = yield from self._make(node, deps)
+        if node.post_deps:
+            yield _Need(node.post_deps)
+            result.deps += tuple(self.results[p] for p in node.post_deps)
+        return result
+
+    def _make(self, node: Node, deps: tuple[Result | None, ...]) -> _Steps:
+        """The result of a node that missed: its body run, under the key's lock if cached."""
+        if not node.recipe.cache:
+            result: Result = yield _Body(node, deps, None)
+            return result
+        lock = self.cache.lock(node.key)
+        yield _Lock(lock, node.label)
+        try:
+            # another process may have made it while this one waited
+            entry = self._candidate(node, deps)
+            if entry is not None and (yield from self._still_answers(node, entry)):
+                return self._hit(node, entry, deps)
+            folder = self.cache.new_folder(node.key)
+            try:
+                result = yield _Body(node, deps, folder)
+            except BaseException as exc:
+                self._discard(node, folder, exc)
+                raise
+            return result
+        finally:
+            lock.release()
+
+    def _still_answers(self, node: Node, entry: Entry) -> Generator[_Step, Any, bool]:
+        """Whether the ``ctx.run`` deps a cached entry recorded still answer the same.
+
+        Only staleness says no: a request that no longer plans (the recipes
+        changed), a dep that is not available now (the body may decide
+        otherwise), a dep that answers differently. Any other failure of a
+        dep is the run's failure.
+        """
+        for query, inherited_env, kwargs, stamp in _dynamic.recorded_requests(entry.dynamic):
+            try:
+                _record, key = self._plan_request(node, query, inherited_env, kwargs)
+            except CmpyError:
+                return False
+            gone = yield _Need((key,), frozenset({key}))
+            if gone:
+                return False
+            if f"{key}:{self._digest(key, self.results[key])}" != stamp:
+                return False
+        return True
+
+    # -- shared pieces ----------------------------------------------------------
 
     def _digest(self, key: str, result: Result | None) -> str:
         if result is None:
@@ -203,7 +254,7 @@ class Executor:
 
     def _candidate(self, node: Node, deps: Sequence[Result | None]) -> Entry | None:
         """An intact entry whose static deps still export what they did (no dynamic check)."""
-        if not node.recipe.cache or self._refreshing(node):
+        if not node.recipe.cache or self.refreshing(node):
             return None
         wanted = self._dep_digests(node, deps)
         exact = self.cache.get(node.key)
@@ -213,28 +264,47 @@ class Executor:
             family.sort(key=lambda e: -e.created)
             candidates += [e for e in family if satisfies(e.version, node.spec)]
         for entry in candidates:
-            if entry.dep_digests == wanted and entry.intact():
+            if entry.dep_digests == wanted and entry.intact(os.environ):
                 return entry
         return None
 
-    def _from_entry(self, node: Node, entry: Entry, deps: Sequence[Result | None]) -> Result:
+    def _hit(self, node: Node, entry: Entry, deps: Sequence[Result | None]) -> Result:
         self.reporter.cached(node.label, entry.env)
         if entry.digest:
             self.digests[node.key] = entry.digest
-        return Result(
-            env=dict(entry.env),
-            state=dict(entry.state),
-            version=entry.version,
-            path=entry.folder,
-            cached=True,
-            recipe=node.recipe.alias,
-            variations=node.variations,
-            deps=tuple(r for r in deps if r is not None),
-            duration=0.0,
-            key=node.key,
-        )
+        return from_entry(node, entry, deps)
 
-    def _make_ctx(
+    def _tolerated(self, need: _Need, key: str, exc: BaseException) -> bool:
+        return key in need.optional and isinstance(exc, _TOLERABLE)
+
+    def _propagates(self, exc: BaseException) -> None:
+        """A failure leaves a node for a parent that does not tolerate it: the run's, if first."""
+        if self.first_failure is None and not _is_cancellation(exc):
+            self.first_failure = exc
+
+    def _plan_request(
+        self, parent: Node, query: str, inherited_env: dict[str, str], kwargs: dict[str, Any]
+    ) -> tuple[Any, str]:
+        record, sub = _dynamic.plan_request(
+            self.registry,
+            parent,
+            query,
+            inherited_env,
+            kwargs,
+            caller_env=self.options.env,
+            caller_adr=self.options.adr,
+        )
+        for key, node in sub.nodes.items():
+            self.nodes.setdefault(key, node)
+        self.adr_used |= sub.adr_used
+        self.adr_env_unread += sub.adr_env_unread
+        return record, sub.root
+
+    def _asked(self, asked: _dynamic.Asked, record: Any, key: str) -> Result:
+        result = self.results[key]
+        return asked.add(record, key, self._digest(key, result), result)
+
+    def make_ctx(
         self,
         node: Node,
         deps: Sequence[Result | None],
@@ -244,6 +314,7 @@ class Executor:
         *,
         dry_run: bool = False,
     ) -> Ctx:
+        """The context a node's body is handed: its env and its deps' exports, merged."""
         env = dict(node.env)
         state: dict[str, Any] = {}
         named: dict[str, Result] = {}
@@ -255,9 +326,7 @@ class Executor:
             if name:
                 named[name] = result
         inputs = {
-            name: node.env[spec.env]
-            for name, spec in node.recipe.inputs.items()
-            if spec.env in node.env
+            name: node.env[spec.env] for name, spec in node.recipe.inputs.items() if spec.env in node.env
         }
         return Ctx(
             recipe=node.recipe.alias,
@@ -277,30 +346,30 @@ class Executor:
             request_sync=request_sync,
         )
 
-    def interrupted(self, exc: KeyboardInterrupt) -> Interrupted:
-        """An interruption, said to have stopped the bodies that were running."""
-        if not isinstance(exc, Interrupted):
-            exc = Interrupted()
-        if self.said_stopped and not exc.recipe:
-            said = self.said_stopped[0]
-            return Interrupted(
-                said.what, note=said.note, signal_name=exc.signal_name, recipe=said.recipe
-            )
-        names = list(dict.fromkeys([*self.stopped, *self.running.values()]))
-        if names:
-            exc = exc.within(", ".join(names))
-        return exc
-
-    def _failed(self, node: Node, exc: BaseException, ctx: Ctx | None) -> CmpyError:
+    def failed(self, node: Node, exc: Exception) -> CmpyError:
+        """A body's exception as the run reports it (with the chain down to the node)."""
         if isinstance(exc, CommandFailed):
-            return RecipeFailed(
-                node.recipe.alias, node.chain, exc, output_tail=exc.output_tail, log=exc.log
-            )
+            return RecipeFailed(node.recipe.alias, node.chain, exc, output_tail=exc.output_tail, log=exc.log)
         if isinstance(exc, CmpyError):
             return exc.with_chain(node.chain)
-        failed = RecipeFailed(node.recipe.alias, node.chain, exc)
-        failed.__cause__ = exc
-        return failed
+        wrapped = RecipeFailed(node.recipe.alias, node.chain, exc)
+        wrapped.__cause__ = exc
+        return wrapped
+
+    def _body_failed(self, node: Node, ctx: Ctx, exc: BaseException, started: float) -> BaseException:
+        """What a body that raised ends with: its commands killed, the error said once."""
+        ctx.kill()
+        if not _is_cancellation(exc):
+            self.reporter.failed(node.label, time.perf_counter() - started)
+        if not isinstance(exc, Exception):
+            self.stopped.append(node.label)
+            if isinstance(exc, KeyboardInterrupt):
+                stopped = exc if isinstance(exc, Interrupted) else Interrupted()
+                return stopped.within(node.label)
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            return exc
+        return self.failed(node, exc)
 
     def _finish(
         self,
@@ -308,107 +377,309 @@ class Executor:
         ctx: Ctx,
         returned: Any,
         started: float,
-        folder: str | None,
-        deps: Sequence[Result | None],
-        dynamic: _Dynamic,
+        step: _Body,
+        asked: _dynamic.Asked,
     ) -> Result:
         recipe = node.recipe
-        env_out, state_out, version = _unpack(returned, recipe.alias)
-        if recipe.exports is None:
-            exported = env_out
-        else:
-            import fnmatch
-
-            pool = dict(node.env)
-            pool.update(env_out)
-            exported = {
-                k: v
-                for k, v in pool.items()
-                if any(fnmatch.fnmatchcase(k, p) for p in recipe.exports)
-            }
-        state = {k: v for k, v in ctx.state.items() if not _inherited(k, v, deps)}
+        env_out, state_out, version = unpack(returned, recipe.alias)
+        state = {k: v for k, v in ctx.state.items() if not inherited(k, v, step.deps)}
         state.update(state_out)
         if node.spec and not satisfies(version, node.spec):
             raise VersionConflict(recipe.alias, version, node.spec, chain=node.chain)
-        duration = time.perf_counter() - started
-        path = folder if folder is not None else ctx._path
         result = Result(
-            env=exported,
+            env=exported(recipe, node.env, env_out),
             state=state,
             version=version,
-            path=path,
+            path=step.folder if step.folder is not None else ctx._path,
             cached=False,
             recipe=recipe.alias,
             variations=node.variations,
-            deps=tuple(r for r in deps if r is not None) + tuple(dynamic.results),
-            duration=duration,
+            deps=tuple(r for r in step.deps if r is not None) + tuple(asked.results),
+            duration=time.perf_counter() - started,
             key=node.key,
         )
-        if recipe.cache and folder is not None:
-            digest = self._digest(node.key, result)
-            self.cache.commit(
-                Entry(
-                    key=node.key,
-                    base_key=node.base_key,
-                    recipe=recipe.alias,
-                    uid=recipe.uid,
-                    tags=recipe.tags,
-                    variations=node.variations,
-                    spec=node.spec,
-                    version=version,
-                    env=exported,
-                    state=state,
-                    folder=str(folder),
-                    created=time.time(),
-                    duration=duration,
-                    dep_digests=self._dep_digests(node, deps),
-                    dynamic=tuple((rec, f"{key}:{digest}") for rec, key, digest in dynamic.records),
-                    artifacts=_artifacts(exported),
-                    # shown by `cmpy cache show`: no password of a URL in it
-                    input_env=redact_env(node.env),
-                    digest=digest,
-                    process_env=tuple((n, os.environ.get(n)) for n in recipe.process_env),
-                )
+        if recipe.cache and step.folder is not None:
+            entry = new_entry(
+                node,
+                result,
+                folder=step.folder,
+                created=time.time(),
+                digest=self._digest(node.key, result),
+                dep_digests=self._dep_digests(node, step.deps),
+                dynamic=asked.stamps(),
+                environ=os.environ,
             )
-        self.reporter.done(node.label, duration, exported)
+            self.cache.commit(entry)
+        self.reporter.done(node.label, result.duration, result.env)
         return result
 
-    def _sub_plan(self, parent: Node, query: str, inherited: dict[str, str], kwargs: dict[str, Any]) -> tuple[Any, str]:
-        record = (query, tuple(sorted(inherited.items())), tuple(sorted(kwargs.items())))
-        kwargs = dict(kwargs)
-        options = {k: kwargs.pop(k) for k in ("env", "adr", "version", "version_min", "version_max") if k in kwargs}
-        for banned in ("jobs", "quiet", "refresh", "dry_run"):
-            if banned in kwargs:
-                raise UsageError(f"ctx.run does not take {banned!r}: it belongs to the top-level run")
-        env = dict(self.options.env)
-        passed_env = {k: env_value(v) for k, v in dict(options.pop("env", None) or {}).items()}
-        env.update(passed_env)
-        adr = dict(self.options.adr)
-        adr.update(options.pop("adr", None) or {})
+    def _discard(self, node: Node, folder: str, exc: BaseException) -> None:
+        """Remove a failed attempt's folder, keeping its log in a run folder for the user."""
+        log = os.path.join(folder, "cmpy-run.log")
+        if os.path.exists(log):
+            kept = os.path.join(self.cache.run_folder(node.recipe.alias), "cmpy-run.log")
+            os.replace(log, kept)
+            for err in (exc, getattr(exc, "cause", None)):
+                if isinstance(err, (CommandFailed, RecipeFailed)) and err.log == log:
+                    err.log = kept
+                    if err.hint:
+                        err.hint = err.hint.replace(log, kept)
+        _remove(folder)
+
+    # -- the synchronous driver -------------------------------------------------
+
+    def run_sync(self) -> Result:
+        """Evaluate the plan in this thread, without an event loop."""
         try:
-            request = make_request(
-                self.registry, query, kwargs=kwargs, env=env, adr=adr, inherited=inherited, **options
-            )
-            sub = plan(self.registry, request, chain=parent.chain)
-        except CmpyError as exc:
-            raise exc.with_chain(parent.chain + (query,)) from None
-        for key, node in sub.nodes.items():
-            self.nodes.setdefault(key, node)
-        self.adr_used |= sub.adr_used
-        self.adr_env_unread += sub.adr_env_unread
-        if passed_env:
-            read = set().union(*(set(n.env) for n in sub.nodes.values()))
-            unread = sorted(k for k in passed_env if k not in read)
-            if unread:
-                raise RecipeDefinitionError(
-                    parent.recipe.alias,
-                    f"ctx.run({query!r}, env=...) sets {', '.join(unread)}, which "
-                    f"{sub.nodes[sub.root].recipe.alias} never reads, nor does anything it "
-                    "depends on",
-                    hint="declare it in that recipe (an input, an env default or reads=[...]), "
-                    "or drop it from env=",
-                ).with_chain(parent.chain)
-        return record, sub.root
+            return self._eval_sync(self.root)
+        except BaseException as exc:
+            raise self._answer(exc) from None
+
+    def _eval_sync(self, key: str) -> Result:
+        done = self.outcomes.get(key)
+        if isinstance(done, BaseException):
+            raise done
+        if done is not None:
+            return done
+        steps = self._steps(key)
+        try:
+            result = self._drive_sync(steps)
+        except BaseException as exc:
+            self.outcomes[key] = exc
+            raise
+        self.outcomes[key] = self.results[key] = result
+        return result
+
+    def _drive_sync(self, steps: _Steps) -> Result:
+        answer: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                step = steps.throw(error) if error is not None else steps.send(answer)
+            except StopIteration as stop:
+                result: Result = stop.value
+                return result
+            answer, error = None, None
+            try:
+                answer = self._do_sync(step)
+            except BaseException as exc:
+                error = exc
+
+    def _do_sync(self, step: _Step) -> Any:
+        if isinstance(step, _Need):
+            tolerated: dict[str, BaseException] = {}
+            for key in step.keys:
+                try:
+                    self._eval_sync(key)
+                except BaseException as exc:
+                    if not self._tolerated(step, key, exc):
+                        self._propagates(exc)
+                        raise
+                    tolerated[key] = exc
+            return tolerated
+        if isinstance(step, _Lock):
+            if not step.lock.try_acquire():
+                self.reporter.waiting(step.label)
+                step.lock.acquire()
+            return None
+        if step.node.recipe.is_async:
+            return self._in_loop(self._body_async, step)
+        return self._body_sync(step)
+
+    def _in_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run one coroutine function on a fresh event loop (from the synchronous driver)."""
+        import anyio
+
+        self._limiter = None
+        self._events = {}
+        return anyio.run(fn, *args)
+
+    def _body_sync(self, step: _Body) -> Result:
+        node = step.node
+        asked = _dynamic.Asked()
+
+        def request_sync(query: str, inherited_env: dict[str, str], kwargs: dict[str, Any]) -> Result:
+            record, key = self._plan_request(node, query, inherited_env, kwargs)
+            _dynamic.check_wait(self.nodes, self._waits, node, query, key)
+            self._eval_sync(key)
+            return self._asked(asked, record, key)
+
+        async def request(query: str, inherited_env: dict[str, str], kwargs: dict[str, Any]) -> Result:
+            raise CmpyError("await ctx.run(...) is for async bodies; a plain def body calls ctx.run_sync(...)")
+
+        ctx = self.make_ctx(node, step.deps, step.folder, request, request_sync)
+        body = self.registry.body(node.recipe)
+        self.reporter.start(node.label)
+        started = time.perf_counter()
+        self.running[node.key] = node.label
+        try:
+            returned = body(ctx)
+            return self._finish(node, ctx, returned, started, step, asked)
+        except BaseException as exc:
+            raised = self._body_failed(node, ctx, exc, started)
+            if raised is exc:
+                raise
+            raise raised from _cause(exc)
+        finally:
+            self.running.pop(node.key, None)
+
+    # -- the anyio driver ---------------------------------------------------------
+
+    async def run_async(self) -> Result:
+        """Evaluate the plan on the running anyio event loop."""
+        try:
+            return await self._eval_async(self.root)
+        except BaseException as exc:
+            raise self._answer(exc) from None
+
+    async def _eval_async(self, key: str) -> Result:
+        import anyio
+
+        done = self.outcomes.get(key)
+        if done is None:
+            event = self._events.get(key)
+            if event is not None:
+                await event.wait()
+                done = self.outcomes.get(key)
+                if done is None:
+                    # its evaluation was cancelled, and so is this one: let the checkpoint say so
+                    await anyio.sleep(0)
+                    raise CmpyError(f"the evaluation of {self.nodes[key].label} was cancelled")
+        if isinstance(done, BaseException):
+            raise done
+        if done is not None:
+            return done
+        event = self._events[key] = anyio.Event()
+        try:
+            result = await self._drive_async(self._steps(key))
+        except BaseException as exc:
+            if not _is_cancellation(exc):
+                self.outcomes[key] = exc
+            raise
+        finally:
+            event.set()
+        self.outcomes[key] = self.results[key] = result
+        return result
+
+    async def _drive_async(self, steps: _Steps) -> Result:
+        answer: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                step = steps.throw(error) if error is not None else steps.send(answer)
+            except StopIteration as stop:
+                result: Result = stop.value
+                return result
+            answer, error = None, None
+            try:
+                answer = await self._do_async(step)
+            except BaseException as exc:
+                error = exc
+
+    async def _do_async(self, step: _Step) -> Any:
+        import anyio
+
+        if isinstance(step, _Need):
+            tolerated: dict[str, BaseException] = {}
+
+            async def one(key: str) -> None:
+                try:
+                    await self._eval_async(key)
+                except BaseException as exc:
+                    if _is_cancellation(exc) or not self._tolerated(step, key, exc):
+                        self._propagates(exc)
+                        raise
+                    tolerated[key] = exc
+
+            pending = [k for k in step.keys if k not in self.results]
+            if len(pending) == 1:
+                await one(pending[0])
+            elif pending:
+                async with anyio.create_task_group() as group:
+                    for key in pending:
+                        group.start_soon(one, key)
+            return tolerated
+        if isinstance(step, _Lock):
+            if not step.lock.try_acquire():
+                self.reporter.waiting(step.label)
+                await step.lock.acquire_async()
+            return None
+        return await self._body_async(step)
+
+    async def _body_async(self, step: _Body) -> Result:
+        import anyio
+        import anyio.from_thread
+
+        node = step.node
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.options.jobs or os.cpu_count() or 1)
+        limiter = self._limiter
+        asked = _dynamic.Asked()
+        token = object()
+        held = [False]
+
+        async def request(query: str, inherited_env: dict[str, str], kwargs: dict[str, Any]) -> Result:
+            record, key = self._plan_request(node, query, inherited_env, kwargs)
+            _dynamic.check_wait(self.nodes, self._waits, node, query, key)
+            # a body waiting for its dep must not hold a slot the dep needs
+            limiter.release_on_behalf_of(token)
+            held[0] = False
+            try:
+                await self._eval_async(key)
+            finally:
+                await limiter.acquire_on_behalf_of(token)
+                held[0] = True
+            return self._asked(asked, record, key)
+
+        def request_sync(query: str, inherited_env: dict[str, str], kwargs: dict[str, Any]) -> Result:
+            return anyio.from_thread.run(request, query, inherited_env, kwargs)
+
+        ctx = self.make_ctx(node, step.deps, step.folder, request, request_sync)
+        body = self.registry.body(node.recipe)
+        await limiter.acquire_on_behalf_of(token)
+        held[0] = True
+        self.reporter.start(node.label)
+        started = time.perf_counter()
+        self.running[node.key] = node.label
+        try:
+            if node.recipe.is_async:
+                returned = await body(ctx)
+            else:
+                returned = await _in_thread(
+                    body, ctx, lambda said: self.said_stopped.append(said.within(node.label))
+                )
+            return self._finish(node, ctx, returned, started, step, asked)
+        except BaseException as exc:
+            raised = self._body_failed(node, ctx, exc, started)
+            if raised is exc:
+                raise
+            raise raised from _cause(exc)
+        finally:
+            self.running.pop(node.key, None)
+            if held[0]:
+                limiter.release_on_behalf_of(token)
+
+    # -- what the run ends with ---------------------------------------------------
+
+    def _answer(self, exc: BaseException) -> BaseException:
+        """The one exception a failed run raises: its first failure, unwrapped."""
+        if self.first_failure is not None and not isinstance(exc, KeyboardInterrupt):
+            exc = self.first_failure
+        while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+            exc = exc.exceptions[0]
+        return exc
+
+    def interrupted(self, exc: KeyboardInterrupt) -> Interrupted:
+        """An interruption, said to have stopped the bodies that were running."""
+        if not isinstance(exc, Interrupted):
+            exc = Interrupted()
+        if self.said_stopped and not exc.recipe:
+            said = self.said_stopped[0]
+            return Interrupted(said.what, note=said.note, signal_name=exc.signal_name, recipe=said.recipe)
+        names = list(dict.fromkeys([*self.stopped, *self.running.values()]))
+        if names:
+            exc = exc.within(", ".join(names))
+        return exc
 
     def unread_notes(self) -> list[str]:
         """What the caller passed that no recipe of the run took, one line each."""
@@ -428,416 +699,13 @@ class Executor:
         names = sorted({n for node in self.nodes.values() for n in node.dep_names if n})
         for name in sorted(n for n in self.options.adr if n not in self.adr_used):
             known = ", ".join(names) or "none"
-            notes.append(
-                f"--adr.{name}... names no dep of this run (the deps' names here: {known})"
-            )
+            notes.append(f"--adr.{name}... names no dep of this run (the deps' names here: {known})")
         for name, key in dict.fromkeys(self.adr_env_unread):
             notes.append(
                 f"--adr.{name}.env.{key}=...: {key} is read by no recipe at or below the dep "
                 f"{name!r}: " + declare.format(key=key)
             )
         return notes
-
-    def _check_wait(self, parent: Node, query: str, root: str) -> None:
-        """Refuse a body's request that would wait, through any path, for that body itself.
-
-        Raises:
-            DependencyCycle: naming the loop.
-        """
-        seen: set[str] = set()
-        todo = [root]
-        while todo:
-            key = todo.pop()
-            if key == parent.key:
-                raise DependencyCycle([parent.label, query, parent.label]).with_chain(parent.chain)
-            if key in seen:
-                continue
-            seen.add(key)
-            node = self.nodes.get(key)
-            if node is not None:
-                todo += node.deps + node.post_deps
-            todo += self._waits.get(key, ())
-        self._waits.setdefault(parent.key, set()).add(root)
-
-    def _record(self, dynamic: _Dynamic, record: Any, key: str) -> Result:
-        result = self.results[key]
-        dynamic.records.append((record, key, self._digest(key, result)))
-        dynamic.results.append(result)
-        return result
-
-    def _dynamic_requests(self, entry: Entry) -> list[tuple[str, dict[str, str], dict[str, Any], str]]:
-        out = []
-        for record, stamp in entry.dynamic:
-            query, inherited, kwargs = record
-            out.append((query, dict(inherited), dict(kwargs), stamp))
-        return out
-
-    def _discard(self, node: Node, folder: str, exc: BaseException) -> None:
-        """Remove a failed attempt's folder, keeping its log in a run folder for the user."""
-        log = os.path.join(folder, "cmpy-run.log")
-        if os.path.exists(log):
-            kept = os.path.join(self.cache.run_folder(node.recipe.alias), "cmpy-run.log")
-            os.replace(log, kept)
-            for err in (exc, getattr(exc, "cause", None)):
-                if isinstance(err, (CommandFailed, RecipeFailed)) and err.log == log:
-                    err.log = kept
-                    if err.hint:
-                        err.hint = err.hint.replace(log, kept)
-        _remove(folder)
-
-    # -- synchronous evaluation ----------------------------------------------
-
-    def run_sync(self) -> Result:
-        """Evaluate the plan in this thread, without an event loop."""
-        self.eval_sync(self.root)
-        return self.results[self.root]
-
-    def eval_sync(self, key: str) -> None:
-        if key in self.results:
-            return
-        if key in self.failures:
-            raise _DepFailed(key)
-        node = self.nodes[key]
-        try:
-            for dep, optional in zip(node.deps, node.optional):
-                try:
-                    self.eval_sync(dep)
-                except (ToolNotFound, VersionConflict):
-                    if not optional:
-                        raise
-                    self.reporter.skipped(self.nodes[dep].label, "optional, not available")
-            result = self._evaluate_sync(node)
-            for post in node.post_deps:
-                self.eval_sync(post)
-            result.deps += tuple(self.results[p] for p in node.post_deps)
-            self.results[key] = result
-        except BaseException as exc:
-            self.failures[key] = exc
-            if self.first_failure is None and not isinstance(exc, _DepFailed):
-                self.first_failure = exc
-            raise
-
-    def _dynamic_ok_sync(self, node: Node, entry: Entry) -> bool:
-        for query, inherited, kwargs, stamp in self._dynamic_requests(entry):
-            try:
-                _record, key = self._sub_plan(node, query, inherited, kwargs)
-                self.eval_sync(key)
-            except CmpyError:
-                return False
-            if f"{key}:{self._digest(key, self.results[key])}" != stamp:
-                return False
-        return True
-
-    def _evaluate_sync(self, node: Node) -> Result:
-        deps = self._dep_results(node)
-        entry = self._candidate(node, deps)
-        if entry is not None and self._dynamic_ok_sync(node, entry):
-            return self._from_entry(node, entry, deps)
-        if not node.recipe.cache:
-            return self._run_sync(node, deps, None)
-        lock = self.cache.lock(node.key)
-        if not lock.try_acquire():
-            self.reporter.waiting(node.label)
-            lock.acquire()
-        try:
-            entry = self._candidate(node, deps)
-            if entry is not None and self._dynamic_ok_sync(node, entry):
-                return self._from_entry(node, entry, deps)
-            folder = self.cache.new_folder(node.key)
-            try:
-                return self._run_sync(node, deps, folder)
-            except BaseException as exc:
-                self._discard(node, folder, exc)
-                raise
-        finally:
-            lock.release()
-
-    def _in_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run one coroutine function on a fresh event loop (from the synchronous evaluator)."""
-        import anyio
-
-        self._limiter = None
-        self._events = {}
-        return anyio.run(fn, *args)
-
-    def _run_sync(self, node: Node, deps: Sequence[Result | None], folder: str | None) -> Result:
-        if node.recipe.is_async:
-            result: Result = self._in_loop(self._run_async, node, deps, folder)
-            return result
-        dynamic = _Dynamic()
-
-        def request_sync(query: str, inherited: dict[str, str], kwargs: dict[str, Any]) -> Result:
-            record, key = self._sub_plan(node, query, inherited, kwargs)
-            self._check_wait(node, query, key)
-            self.eval_sync(key)
-            return self._record(dynamic, record, key)
-
-        async def request(query: str, inherited: dict[str, str], kwargs: dict[str, Any]) -> Result:
-            raise CmpyError("await ctx.run(...) is for async bodies; a plain def body calls ctx.run_sync(...)")
-
-        ctx = self._make_ctx(node, deps, folder, request, request_sync)
-        body = self.registry.body(node.recipe)
-        self.reporter.start(node.label)
-        started = time.perf_counter()
-        self.running[node.key] = node.label
-        try:
-            returned = body(ctx)
-            return self._finish(node, ctx, returned, started, folder, deps, dynamic)
-        except BaseException as exc:
-            ctx.kill()
-            if not isinstance(exc, Exception):
-                self.stopped.append(node.label)
-            self.reporter.failed(node.label, time.perf_counter() - started)
-            if isinstance(exc, Exception):
-                raise self._failed(node, exc, ctx) from (None if isinstance(exc, CmpyError) else exc)
-            if isinstance(exc, KeyboardInterrupt):
-                raise _interrupted(exc, node) from None
-            raise
-        finally:
-            self.running.pop(node.key, None)
-
-    # -- concurrent evaluation ------------------------------------------------
-
-    async def run_async(self) -> Result:
-        """Evaluate the plan on the running anyio event loop."""
-        try:
-            await self.eval_async(self.root)
-        except BaseException as exc:
-            raise self._unwrap(exc) from None
-        return self.results[self.root]
-
-    def _unwrap(self, exc: BaseException) -> BaseException:
-        if self.first_failure is not None:
-            return self.first_failure
-        while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-            exc = exc.exceptions[0]
-        return exc
-
-    async def eval_async(self, key: str) -> None:
-        import anyio
-
-        if key in self.results:
-            return
-        event = self._events.get(key)
-        if event is not None:
-            await event.wait()
-            if key not in self.results:
-                raise _DepFailed(key)
-            return
-        event = self._events[key] = anyio.Event()
-        node = self.nodes[key]
-        try:
-            await self._eval_many(node.deps, node)
-            result = await self._evaluate_async(node)
-            await self._eval_many(node.post_deps, None)
-            result.deps += tuple(self.results[p] for p in node.post_deps)
-            self.results[key] = result
-        except BaseException as exc:
-            self.failures[key] = exc
-            if self.first_failure is None and not isinstance(
-                exc, (_DepFailed, anyio.get_cancelled_exc_class(), BaseExceptionGroup)
-            ):
-                self.first_failure = exc
-            raise
-        finally:
-            event.set()
-
-    async def _eval_many(self, keys: Sequence[str], parent: Node | None) -> None:
-        import anyio
-
-        optional = dict(zip(parent.deps, parent.optional)) if parent is not None else {}
-
-        async def one(key: str) -> None:
-            try:
-                await self.eval_async(key)
-            except (ToolNotFound, VersionConflict):
-                if not optional.get(key):
-                    raise
-                self.reporter.skipped(self.nodes[key].label, "optional, not available")
-
-        pending = [k for k in keys if k not in self.results]
-        if len(pending) == 1:
-            await one(pending[0])
-        elif pending:
-            async with anyio.create_task_group() as group:
-                for key in pending:
-                    group.start_soon(one, key)
-
-    async def _dynamic_ok_async(self, node: Node, entry: Entry) -> bool:
-        for query, inherited, kwargs, stamp in self._dynamic_requests(entry):
-            try:
-                _record, key = self._sub_plan(node, query, inherited, kwargs)
-                await self.eval_async(key)
-            except CmpyError:
-                return False
-            if f"{key}:{self._digest(key, self.results[key])}" != stamp:
-                return False
-        return True
-
-    async def _evaluate_async(self, node: Node) -> Result:
-        deps = self._dep_results(node)
-        entry = self._candidate(node, deps)
-        if entry is not None and await self._dynamic_ok_async(node, entry):
-            return self._from_entry(node, entry, deps)
-        if not node.recipe.cache:
-            return await self._run_async(node, deps, None)
-        lock = self.cache.lock(node.key)
-        if not lock.try_acquire():
-            self.reporter.waiting(node.label)
-            await lock.acquire_async()
-        try:
-            entry = self._candidate(node, deps)
-            if entry is not None and await self._dynamic_ok_async(node, entry):
-                return self._from_entry(node, entry, deps)
-            folder = self.cache.new_folder(node.key)
-            try:
-                return await self._run_async(node, deps, folder)
-            except BaseException as exc:
-                self._discard(node, folder, exc)
-                raise
-        finally:
-            lock.release()
-
-    async def _run_async(self, node: Node, deps: Sequence[Result | None], folder: str | None) -> Result:
-        import anyio
-        import anyio.from_thread
-        import anyio.to_thread
-
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(self.options.jobs or os.cpu_count() or 1)
-        limiter = self._limiter
-        dynamic = _Dynamic()
-        token = object()
-        held = [False]
-
-        async def request(query: str, inherited: dict[str, str], kwargs: dict[str, Any]) -> Result:
-            record, key = self._sub_plan(node, query, inherited, kwargs)
-            self._check_wait(node, query, key)
-            # a body waiting for its dep must not hold a slot the dep needs
-            limiter.release_on_behalf_of(token)
-            held[0] = False
-            try:
-                await self.eval_async(key)
-            finally:
-                await limiter.acquire_on_behalf_of(token)
-                held[0] = True
-            return self._record(dynamic, record, key)
-
-        def request_sync(query: str, inherited: dict[str, str], kwargs: dict[str, Any]) -> Result:
-            return anyio.from_thread.run(request, query, inherited, kwargs)
-
-        ctx = self._make_ctx(node, deps, folder, request, request_sync)
-        body = self.registry.body(node.recipe)
-        await limiter.acquire_on_behalf_of(token)
-        held[0] = True
-        self.reporter.start(node.label)
-        started = time.perf_counter()
-        self.running[node.key] = node.label
-        try:
-            if node.recipe.is_async:
-                returned = await body(ctx)
-            else:
-                returned = await _in_thread(
-                    body, ctx, lambda said: self.said_stopped.append(said.within(node.label))
-                )
-            return self._finish(node, ctx, returned, started, folder, deps, dynamic)
-        except BaseException as exc:
-            ctx.kill()
-            if not isinstance(exc, Exception):
-                self.stopped.append(node.label)
-            if not isinstance(exc, anyio.get_cancelled_exc_class()):
-                self.reporter.failed(node.label, time.perf_counter() - started)
-            if isinstance(exc, Exception) and not isinstance(exc, BaseExceptionGroup):
-                raise self._failed(node, exc, ctx) from (None if isinstance(exc, CmpyError) else exc)
-            if isinstance(exc, KeyboardInterrupt):
-                raise _interrupted(exc, node) from None
-            raise
-        finally:
-            self.running.pop(node.key, None)
-            if held[0]:
-                limiter.release_on_behalf_of(token)
-
-    # -- dry run --------------------------------------------------------------
-
-    def preview(self) -> Result:
-        """The plan as a tree of results that say what would happen (runs nothing)."""
-        built: dict[str, Result] = {}
-
-        def visit(key: str) -> Result:
-            if key in built:
-                return built[key]
-            node = self.nodes[key]
-            children = tuple(visit(k) for k in node.deps + node.post_deps)
-            entry = None
-            if node.recipe.cache and not self._refreshing(node):
-                entry = self.cache.get(node.key)
-                if entry is not None and not entry.intact():
-                    entry = None
-                if entry is None and node.spec:
-                    entry = next(
-                        (
-                            e
-                            for e in self.cache.family(node.base_key)
-                            if satisfies(e.version, node.spec) and e.intact()
-                        ),
-                        None,
-                    )
-            status = "cached" if entry is not None else ("run" if node.recipe.cache else "run (not cached)")
-            if entry is None and node.recipe.dry_run_safe:
-                previewed = self._preview_body(node, children, status)
-                if previewed is not None:
-                    built[key] = previewed
-                    return previewed
-            built[key] = Result(
-                env=dict(entry.env) if entry else {},
-                state={"plan": status},
-                version=entry.version if entry else None,
-                path=entry.folder if entry else None,
-                cached=entry is not None,
-                recipe=node.recipe.alias,
-                variations=node.variations,
-                deps=children,
-                key=key,
-                dry_run=True,
-            )
-            return built[key]
-
-        return visit(self.root)
-
-    def _preview_body(self, node: Node, children: tuple[Result, ...], status: str) -> Result | None:
-        """Run a ``dry_run_safe`` body under ``--dry-run``, if its deps' results are known."""
-        deps = list(children[: len(node.deps)])
-        if any(not (d.cached or d.state.get("previewed")) for d in deps):
-            return None  # a dep that would run: its result, and so this one's, is unknown
-
-        def request_sync(query: str, inherited: dict[str, str], kwargs: dict[str, Any]) -> Result:
-            raise CmpyError(f"{node.recipe.alias} asked for {query!r} under --dry-run")
-
-        async def request(query: str, inherited: dict[str, str], kwargs: dict[str, Any]) -> Result:
-            return request_sync(query, inherited, kwargs)
-
-        ctx = self._make_ctx(node, deps, None, request, request_sync, dry_run=True)
-        body = self.registry.body(node.recipe)
-        try:
-            if node.recipe.is_async:
-                import anyio
-
-                returned = anyio.run(body, ctx)
-            else:
-                returned = body(ctx)
-            env, state, version = _unpack(returned, node.recipe.alias)
-        except Exception as exc:
-            raise self._failed(node, exc, ctx) from (None if isinstance(exc, CmpyError) else exc)
-        return Result(
-            env=env,
-            state={**state, "plan": status + ", previewed", "previewed": True, "said": list(ctx.said)},
-            version=version,
-            recipe=node.recipe.alias,
-            variations=node.variations,
-            deps=children,
-            key=node.key,
-            dry_run=True,
-        )
 
 
 async def _in_thread(
@@ -879,19 +747,26 @@ async def _in_thread(
         raise
 
 
-def _interrupted(exc: KeyboardInterrupt, node: Node) -> Interrupted:
-    what = exc if isinstance(exc, Interrupted) else Interrupted()
-    return what.within(node.label)
+def _is_cancellation(exc: BaseException) -> bool:
+    """Whether an exception is an event loop's cancellation (asyncio's or trio's)."""
+    import sys
+
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None and isinstance(exc, asyncio.CancelledError):
+        return True
+    trio = sys.modules.get("trio")
+    return trio is not None and isinstance(exc, trio.Cancelled)
+
+
+def _cause(exc: BaseException) -> BaseException | None:
+    """What a wrapped body error keeps as its cause: the original, unless it is cmpy's own."""
+    return None if isinstance(exc, CmpyError) or not isinstance(exc, Exception) else exc
 
 
 def _digest_name(name: str) -> str:
     from ._hash import digest
 
     return digest(name)
-
-
-def _inherited(key: str, value: Any, deps: Sequence[Result | None]) -> bool:
-    return any(dep is not None and key in dep.state and dep.state[key] is value for dep in deps)
 
 
 def _remove(folder: str) -> None:

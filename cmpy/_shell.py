@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 
-from ._errors import CmpyError, CommandFailed
+from ._errors import CmpyError, CommandFailed, ProgramNotFound
 from ._record import Record
 from ._redact import redact
 
@@ -142,12 +142,9 @@ def run_command(
                 cwd=cwd,
             )
         except FileNotFoundError:
-            raise CmpyError(
-                f"cannot run {shown!r}: {argv[0]!r} was not found",
-                hint="install it, or check PATH",
-            ) from None
+            raise ProgramNotFound(argv[0], shown) from None
         except PermissionError:
-            raise CmpyError(f"cannot run {shown!r}: {argv[0]!r} is not executable") from None
+            raise ProgramNotFound(argv[0], shown, executable=True) from None
         if procs is not None:
             procs.add(proc)
         timer = None
