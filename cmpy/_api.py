@@ -1,49 +1,38 @@
-"""The front door: ``run``, ``arun`` and ``find``."""
+"""The front door: ``run``, ``arun``, ``find`` and ``show``."""
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Mapping
 
-from ._cache import Cache
 from ._errors import UsageError
 from ._execute import Executor, Options
-from ._home import home
 from ._plan import Plan, plan
 from ._preview import preview
 from ._query import Query, parse_query
-from ._registry import Registry
 from ._report import live_display
 from ._request import make_request
 from ._result import Result
+from ._runtime import RUNTIMES, Runtime
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
-__all__ = ["arun", "cache_entries", "find", "prepare", "run", "runtime"]
+__all__ = ["arun", "find", "nearest", "prepare", "run", "runtime", "show"]
 
-_runtimes: dict[tuple[str, str], tuple[Registry, Cache]] = {}
-_warned: dict[str, str] = {}
-# plans made in this process, by everything that determines them
+# plans kept per registry (a long-lived process asking for many different things)
 _MAX_PLANS = 64
 
 
-def runtime() -> tuple[Registry, Cache]:
-    """The registry and cache of the current ``CMPY_HOME`` (made once per home)."""
-    folder = home()
-    marker = (str(folder), os.environ.get("CMPY_RECIPES_PATH", ""))
-    found = _runtimes.get(marker)
-    if found is None:
-        found = (Registry(folder), Cache(folder))
-        _runtimes[marker] = found
-    found[0].refresh()
-    for path, why in found[0].broken.items():
-        if _warned.get(path) != why:
-            _warned[path] = why
-            sys.stderr.write(f"cmpy: warning: skipping {why}\n")
-    return found
+def runtime(*, say: Callable[[str], None] | None = None) -> Runtime:
+    """The runtime (registry, cache) of the current ``CMPY_HOME``, brought up to date.
+
+    Raises:
+        UsageError: ``CMPY_HOME`` cannot be used (a file, not writable).
+    """
+    return RUNTIMES.current(say=say)
 
 
 def _in_event_loop() -> bool:
@@ -77,7 +66,8 @@ def prepare(
     """Plan a request and make the executor for it (no recipe runs yet)."""
     if jobs is not None and jobs < 1:
         raise UsageError(f"jobs must be at least 1, not {jobs}")
-    registry, cache = runtime()
+    current = runtime(say=_verbose_say if verbose else None)
+    registry = current.registry
     request = make_request(
         registry,
         query,
@@ -87,20 +77,13 @@ def prepare(
         version=version,
         version_min=version_min,
         version_max=version_max,
+        # the interpreter running cmpy is part of every run's environment: a recipe
+        # that reads CMPY_HOST_PYTHON keys its results on it
+        inherited={"CMPY_HOST_PYTHON": sys.executable},
     )
-    # the memo lives on the registry: keyed on id(registry) it served a dead registry's
-    # plans to a new one that happened to get the same id (stale keys, spurious misses)
+    # the memo lives on the registry (it dies with it), keyed on the whole request
     plans = registry.plans
-    signature = (
-        registry.version,
-        request.recipe.uid,
-        request.variations,
-        request.excluded_variations,
-        request.spec,
-        tuple(sorted(request.inputs.items())),
-        tuple(sorted(request.env.items())),
-        repr(sorted(request.adr.items())),
-    )
+    signature = (registry.version, request.memo_key())
     the_plan = plans.get(signature)
     if the_plan is None:
         the_plan = plan(registry, request)
@@ -115,8 +98,13 @@ def prepare(
         jobs=jobs or 0,
         env=request.env,
         adr=request.adr,
+        host_python=sys.executable,
     )
-    return Executor(registry, cache, the_plan, options), the_plan
+    return Executor(registry, current.cache, the_plan, options), the_plan
+
+
+def _verbose_say(text: str) -> None:
+    sys.stderr.write(f"cmpy: {text}\n")
 
 
 def run(
@@ -249,25 +237,22 @@ def find(query: str | Query = "") -> list[dict[str, Any]]:
         QuerySyntaxError: a query that does not parse.
     """
     parsed = query if isinstance(query, Query) else parse_query(query)
-    registry, _ = runtime()
+    registry = runtime().registry
     found = registry.all() if parsed.is_empty else registry.matches(parsed)
     return [r.describe() for r in found]
 
 
-def cache_entries(query: str | Query = "") -> list[Any]:
-    """Cached results whose tags, alias, variations or version match a query.
+def show(query: str | Query) -> dict[str, Any]:
+    """Describe the one recipe a query (an alias, a uid, tags) selects.
 
     Raises:
-        QuerySyntaxError: a query that does not parse.
-        UsageError: ``CMPY_HOME`` cannot be used (a file, not writable).
+        QuerySyntaxError, RecipeNotFound, AmbiguousQuery, VariationError: the query.
     """
     parsed = query if isinstance(query, Query) else parse_query(query)
-    _, cache = runtime()
-    wanted = set(parsed.tags) | {"_" + v for v in parsed.variations}
-    excluded = set(parsed.excluded) | {"_" + v for v in parsed.excluded_variations}
-    out = []
-    for entry in cache:
-        labels = entry.labels()
-        if wanted <= labels and not excluded & labels:
-            out.append(entry)
-    return sorted(out, key=lambda e: (e.recipe, e.variations, -e.created))
+    return runtime().registry.select(parsed).describe()
+
+
+def nearest(query: str | Query) -> list[str]:
+    """The aliases of the recipes nearest to a query that matches none, nearest first."""
+    parsed = query if isinstance(query, Query) else parse_query(query)
+    return runtime().registry.closest(parsed)

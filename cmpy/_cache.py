@@ -84,6 +84,23 @@ class Entry(Record):
             return False
         return all(artifact_stamp(path) == (path, mtime, size) for path, mtime, size in self.artifacts)
 
+    def describe(self) -> dict[str, Any]:
+        """A plain description (what ``cmpy cache ls --json`` and ``cache show`` print)."""
+        return {
+            "key": self.key,
+            "recipe": self.recipe,
+            "variations": list(self.variations),
+            "version": self.version,
+            "spec": self.spec,
+            "folder": self.folder,
+            "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.created)),
+            "duration": round(self.duration, 3),
+            "env": self.env,
+            "input_env": self.input_env,
+            "state": self.state,
+            "tags": list(self.tags),
+        }
+
     def labels(self) -> set[str]:
         """The words a cache query can match: tags, alias, ``_variations``, version."""
         words = set(self.tags) | {self.recipe} | {"_" + v for v in self.variations}

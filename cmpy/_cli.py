@@ -154,6 +154,12 @@ class _Args:
             raise UsageError(f"cmpy {command} does not take --{name}", hint="see: cmpy --help")
 
 
+def _label(alias: str, variations: Sequence[str]) -> str:
+    from ._model import label
+
+    return label(alias, variations)
+
+
 def _out(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 
@@ -264,7 +270,7 @@ def cmd_run(args: _Args) -> int:
         _print_tree(result)
         return 0
     how = "cached" if result.cached else f"ran in {result.duration:.3f} s"
-    head = " ".join([result.recipe] + ["_" + v for v in result.variations])
+    head = _label(result.recipe, result.variations)
     _out(f"{head}: {how}" + (f", version {result.version}" if result.version else ""))
     if result.folder:
         _out(f"  path: {result.folder}")
@@ -277,7 +283,7 @@ def _print_tree(result: Any) -> None:
     seen: set[str] = set()
 
     def show(res: Any, prefix: str, last: bool, top: bool) -> None:
-        label = " ".join([res.recipe] + ["_" + v for v in res.variations])
+        label = _label(res.recipe, res.variations)
         status = res.state.get("plan", "")
         again = res.key in seen
         branch = "" if top else ("└── " if last else "├── ")
@@ -306,10 +312,7 @@ def cmd_find(args: _Args) -> int:
         _json(found)
         return 0
     if not found:
-        from ._query import parse_query
-
-        registry, _ = _api.runtime()
-        err = RecipeNotFound(query, registry._closest(parse_query(query)))
+        err = RecipeNotFound(query, _api.nearest(query))
         sys.stderr.write(f"cmpy: {err}\n")
         return _EXIT_USAGE
     width = min(max(len(d["alias"]) for d in found), 40)
@@ -320,15 +323,12 @@ def cmd_find(args: _Args) -> int:
 
 def cmd_show(args: _Args) -> int:
     from . import _api
-    from ._query import parse_query
 
     as_json = args.flag("json")
     args.reject_rest("show")
     if not args.words:
         raise UsageError("cmpy show needs a recipe", hint="cmpy show detect-os")
-    registry, _ = _api.runtime()
-    recipe = registry.select(parse_query(" ".join(args.words)))
-    desc = recipe.describe()
+    desc = _api.show(" ".join(args.words))
     if as_json:
         _json(desc)
         return 0
@@ -384,7 +384,7 @@ def cmd_show(args: _Args) -> int:
 
 
 def cmd_cache(args: _Args) -> int:
-    from . import _api
+    from . import cache
 
     if not args.words:
         raise UsageError("cmpy cache needs a subcommand: ls, show, rm, prune or check")
@@ -392,14 +392,13 @@ def cmd_cache(args: _Args) -> int:
     as_json = args.flag("json")
     if sub == "ls":
         args.reject_rest("cache ls")
-        entries = _api.cache_entries(" ".join(rest))
+        entries = cache.ls(" ".join(rest))
         if as_json:
-            _json([_entry_dict(e) for e in entries])
+            _json([e.describe() for e in entries])
             return 0
         for e in entries:
-            label = " ".join([e.recipe] + ["_" + v for v in e.variations])
             version = f"  {e.version}" if e.version else ""
-            _out(f"{e.key[:12]}  {label}{version}  {e.folder}")
+            _out(f"{e.key[:12]}  {_label(e.recipe, e.variations)}{version}  {e.folder}")
         if not entries:
             sys.stderr.write("cmpy: no cached results match\n")
         return 0
@@ -407,79 +406,36 @@ def cmd_cache(args: _Args) -> int:
         args.reject_rest("cache show")
         if len(rest) != 1:
             raise UsageError("cmpy cache show takes one key (or a unique prefix of one)")
-        entry = _one_entry(rest[0])
+        d = cache.show(rest[0]).describe()
         if as_json:
-            _json(_entry_dict(entry))
+            _json(d)
             return 0
-        d = _entry_dict(entry)
         for key in ("key", "recipe", "variations", "version", "spec", "folder", "created", "duration"):
             _out(f"{key}: {d[key]}")
-        _out("env:")
-        for k, v in sorted(entry.env.items()):
-            _out(f"  {k}={v}")
-        if entry.input_env:
-            _out("input env:")
-            for k, v in sorted(entry.input_env.items()):
-                _out(f"  {k}={v}")
+        for title, values in (("env", d["env"]), ("input env", d["input_env"])):
+            if values or title == "env":
+                _out(f"{title}:")
+                for k, v in sorted(values.items()):
+                    _out(f"  {k}={v}")
         return 0
     if sub == "rm":
         every = args.flag("all")
         args.reject_rest("cache rm")
-        query = " ".join(rest)
-        if every and query.strip():
-            raise UsageError(
-                f"cmpy cache rm takes a query or --all, not both ({query!r} and --all)",
-                hint="cmpy cache rm QUERY removes what matches; cmpy cache rm --all removes everything",
-            )
-        if not every:
-            from ._query import parse_query
-
-            # a query of exclusions alone would delete nearly everything: say --all for that
-            parsed = parse_query(query)
-            if parsed.is_empty:
-                raise UsageError(
-                    "cmpy cache rm needs a query, or --all", hint="cmpy cache rm ml-model, or cmpy cache rm --all"
-                )
-            if not (parsed.tags or parsed.variations):
-                hint = "add a tag to say what to remove (cmpy cache rm ml-model -tflite), or --all to remove everything"
-                if "f" in parsed.excluded:
-                    hint = (
-                        "-f is not needed: cmpy never asks for confirmation (CM's `rm cache -f`); "
-                        "here -f means 'without the tag f'. " + hint
-                    )
-                raise UsageError(
-                    f"cmpy cache rm {query!r} only excludes, so it would remove every cached result but those",
-                    hint=hint,
-                )
-        _, cache = _api.runtime()
-        entries = _api.cache_entries("" if every else query)
-        if not entries and len(rest) == 1:
-            try:
-                entries = [_one_entry(rest[0])]
-            except UsageError:
-                entries = []
-        for e in entries:
-            cache.remove(e)
-        _out(f"removed {len(entries)} cached result{'s' if len(entries) != 1 else ''}")
+        removed = cache.rm(" ".join(rest), all=every)
+        _out(f"removed {len(removed)} cached result{'s' if len(removed) != 1 else ''}")
         return 0
     if sub == "prune":
         args.reject_rest("cache prune")
-        _, cache = _api.runtime()
-        removed = cache.prune()
-        _out(", ".join(f"{n} {k}" for k, n in removed.items()) + " removed")
+        counts = cache.prune()
+        _out(", ".join(f"{n} {k}" for k, n in counts.items()) + " removed")
         return 0
     if sub == "check":
         from ._home import home
-        from ._repos import check_list
 
         args.reject_rest("cache check")
         if rest:
             raise UsageError("cmpy cache check takes no arguments")
-        # before the registry reads it (and repairs it on its own)
-        damages = check_list(home())
-        _, cache = _api.runtime()
-        found, notes = cache.check()
-        damages += found
+        damages, notes = cache.check()
         for damage in damages:
             _out(("repaired: " if damage.repaired else "NOT REPAIRED: ") + str(damage))
         for note in notes:
@@ -497,34 +453,6 @@ def cmd_cache(args: _Args) -> int:
             _out("nothing is damaged")
         return 0
     raise UsageError(f"unknown cache subcommand {sub!r}", hint="ls, show, rm, prune or check")
-
-
-def _one_entry(prefix: str) -> Any:
-    from . import _api
-
-    matches = [e for e in _api.cache_entries("") if e.key.startswith(prefix)]
-    if len(matches) != 1:
-        what = "no cached result has" if not matches else f"{len(matches)} cached results have"
-        raise UsageError(f"{what} a key starting with {prefix!r}", hint="see: cmpy cache ls")
-    return matches[0]
-
-
-def _entry_dict(entry: Any) -> dict[str, Any]:
-    import time
-
-    return {
-        "key": entry.key,
-        "recipe": entry.recipe,
-        "variations": list(entry.variations),
-        "version": entry.version,
-        "spec": entry.spec,
-        "folder": entry.folder,
-        "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.created)),
-        "duration": round(entry.duration, 3),
-        "env": entry.env,
-        "state": entry.state,
-        "tags": list(entry.tags),
-    }
 
 
 def cmd_repo(args: _Args) -> int:

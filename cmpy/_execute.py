@@ -69,6 +69,8 @@ class Options(Record):
     jobs: int = 0
     env: Mapping[str, str] = field(default_factory=dict)
     adr: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # the interpreter running cmpy, which every request inherits as CMPY_HOST_PYTHON
+    host_python: str = ""
 
 
 # -- what the evaluation of a node asks its driver to do ---------------------
@@ -285,6 +287,8 @@ class Executor:
     def _plan_request(
         self, parent: Node, query: str, inherited_env: dict[str, str], kwargs: dict[str, Any]
     ) -> tuple[Any, str]:
+        if self.options.host_python:
+            inherited_env = {"CMPY_HOST_PYTHON": self.options.host_python, **inherited_env}
         record, sub = _dynamic.plan_request(
             self.registry,
             parent,
@@ -318,13 +322,13 @@ class Executor:
         env = dict(node.env)
         state: dict[str, Any] = {}
         named: dict[str, Result] = {}
-        for name, result in zip(node.dep_names, deps):
+        for names, result in zip(node.dep_names, deps):
             if result is None:
                 continue
             env.update(result.env)
             state.update(result.state)
-            if name:
-                named[name] = result
+            for name in names:
+                named.setdefault(name, result)
         inputs = {
             name: node.env[spec.env] for name, spec in node.recipe.inputs.items() if spec.env in node.env
         }
@@ -696,7 +700,7 @@ class Executor:
                 f"the env {key} given to this run (--env.{key}=...) is read by no recipe "
                 "of it: " + declare.format(key=key)
             )
-        names = sorted({n for node in self.nodes.values() for n in node.dep_names if n})
+        names = sorted({n for node in self.nodes.values() for ns in node.dep_names for n in ns})
         for name in sorted(n for n in self.options.adr if n not in self.adr_used):
             known = ", ".join(names) or "none"
             notes.append(f"--adr.{name}... names no dep of this run (the deps' names here: {known})")

@@ -1,14 +1,16 @@
 """The pure model: recipes, their dependencies, variations and inputs, and ``@script``.
 
 Nothing here does I/O. A :class:`Recipe` is plain data (it pickles into the
-persisted metadata index); the body it describes is kept apart in
-``BODIES`` so that planning from the index never imports recipe modules.
+persisted metadata index); the body it describes stays with the function
+(``@script`` marks it), so that planning from the index never imports
+recipe modules.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
+from ._definitions import DEFINITIONS
 from ._errors import CmpyError, QuerySyntaxError, RecipeDefinitionError, UsageError
 from ._query import Query, has_glob, parse_query
 from ._record import Record, field
@@ -31,25 +33,17 @@ __all__ = [
     "Input",
     "Recipe",
     "Variation",
+    "label",
     "script",
     "version_spec",
-    "BODIES",
-    "DEFINED",
 ]
 
 
 _CO_COROUTINE = 0x80
 
-# Recipe bodies by uid, and recipes by the module that defined them: filled by
-# ``@script`` as modules are imported; read by the registry.
-BODIES: dict[str, Body] = {}
-DEFINED: dict[str, list[Recipe]] = {}
-_generation = [0]
-
-
-def generation() -> int:
-    """A counter that moves whenever a recipe is defined (so the registry can notice)."""
-    return _generation[0]
+def label(alias: str, variations: Iterable[str]) -> str:
+    """How a recipe with its variations is written for a user: ``alias _var1 _var2``."""
+    return " ".join([alias, *("_" + v for v in variations)])
 
 
 def _str_map(value: Mapping[str, Any] | None, what: str) -> dict[str, str]:
@@ -131,7 +125,9 @@ class Dep(Record):
 
     Args:
         query: the tags (and ``_variations``) of the recipe wanted.
-        name: a handle for ``adr`` overrides from above.
+        name: a handle for ``adr`` overrides from above (and for ``ctx.deps``).
+        names: more handles for the same dep (CM's ``names: [python, python3]``):
+            an ``adr`` for any of them applies, and ``ctx.deps`` has it under each.
         version, version_min, version_max: constraints on the version it reports.
         env: env handed to this dep only (above the dep's own defaults and variations).
         when_env: run the dep only when every key matches (CM's ``enable_if_env``).
@@ -142,7 +138,7 @@ class Dep(Record):
     """
 
     query: Query
-    name: str | None
+    names: tuple[str, ...]
     version: str | None
     version_min: str | None
     version_max: str | None
@@ -157,6 +153,7 @@ class Dep(Record):
         query: str | Query,
         *,
         name: str | None = None,
+        names: Iterable[str] = (),
         version: str | None = None,
         version_min: str | None = None,
         version_max: str | None = None,
@@ -169,7 +166,8 @@ class Dep(Record):
         parsed = query if isinstance(query, Query) else parse_query(query)
         setter = object.__setattr__
         setter(self, "query", parsed)
-        setter(self, "name", name)
+        handles = ((name,) if name else ()) + tuple(str(n) for n in names if n)
+        setter(self, "names", tuple(dict.fromkeys(handles)))
         setter(self, "version", None if version is None else str(version))
         setter(self, "version_min", None if version_min is None else str(version_min))
         setter(self, "version_max", None if version_max is None else str(version_max))
@@ -180,12 +178,18 @@ class Dep(Record):
         setter(self, "optional", bool(optional))
 
     @property
+    def name(self) -> str | None:
+        """Its first handle (``None`` when it has none)."""
+        return self.names[0] if self.names else None
+
+    @property
     def spec(self) -> str:
         """The version constraints as one PEP 440 specifier ("" when none)."""
         return version_spec(self.version, self.version_min, self.version_max)
 
     def __repr__(self) -> str:
-        extra = f", name={self.name!r}" if self.name else ""
+        extra = f", names={list(self.names)!r}" if len(self.names) > 1 else ""
+        extra = f", name={self.name!r}" if len(self.names) == 1 else extra
         if self.spec:
             extra += f", version={self.spec!r}"
         return f"Dep({str(self.query)!r}{extra})"
@@ -254,6 +258,7 @@ class Recipe(Record):
     dry_run_safe: bool = False
     cache: bool = False
     priority: int = 0
+    override: bool = False
     is_async: bool = False
     module: str = ""
     qualname: str = ""
@@ -277,6 +282,7 @@ class Recipe(Record):
             "details": self.doc.partition("\n")[2].strip("\n"),
             "cache": self.cache,
             "priority": self.priority,
+            "override": self.override,
             "variations": {
                 name: {
                     k: v
@@ -309,8 +315,10 @@ class Recipe(Record):
 
 def _describe_dep(dep: Dep) -> dict[str, Any]:
     out: dict[str, Any] = {"query": str(dep.query)}
-    if dep.name:
-        out["name"] = dep.name
+    if len(dep.names) == 1:
+        out["name"] = dep.names[0]
+    elif dep.names:
+        out["names"] = list(dep.names)
     if dep.spec:
         out["version"] = dep.spec
     if dep.optional:
@@ -352,6 +360,7 @@ def script(  # noqa: F811 - overload variants (typing.overload under TYPE_CHECKI
     dry_run_safe: bool = False,
     cache: bool = False,
     priority: int = 0,
+    override: bool = False,
 ) -> Callable[[F], F]: ...
 
 
@@ -373,6 +382,7 @@ def script(  # noqa: F811
     dry_run_safe: bool = False,
     cache: bool = False,
     priority: int = 0,
+    override: bool = False,
 ) -> F | Callable[[F], F]:
     """Declare a function as a recipe; bare (``@script``) or with arguments.
 
@@ -400,6 +410,9 @@ def script(  # noqa: F811
             set) to say what it would do: it must change nothing then.
         cache: whether its result is cached.
         priority: breaks ties between recipes matching one query.
+        override: this recipe replaces another with the same alias or uid (a
+            user's ``detect-os`` in place of the built-in one), on purpose:
+            the registry says which won instead of warning about a duplicate.
 
     Raises:
         RecipeDefinitionError: when the definition is malformed, naming the recipe.
@@ -422,23 +435,16 @@ def script(  # noqa: F811
             dry_run_safe=dry_run_safe,
             cache=cache,
             priority=priority,
+            override=override,
         )
-        register_definition(recipe, func)
+        # the marker a loader collects, and the book of what this process defined
         func.__cmpy_recipe__ = recipe  # type: ignore[attr-defined]
+        DEFINITIONS.add(recipe, func)
         return func
 
     if fn is not None:
         return decorate(fn)
     return decorate
-
-
-def register_definition(recipe: Recipe, body: Body) -> None:
-    """Remember a recipe and its body as its module defines it."""
-    BODIES[recipe.uid] = body
-    defined = DEFINED.setdefault(recipe.module, [])
-    defined[:] = [r for r in defined if r.uid != recipe.uid]
-    defined.append(recipe)
-    _generation[0] += 1
 
 
 def _make_recipe(func: Callable[..., Any], **kw: Any) -> Recipe:
@@ -481,6 +487,7 @@ def _make_recipe(func: Callable[..., Any], **kw: Any) -> Recipe:
         dry_run_safe=bool(kw["dry_run_safe"]),
         cache=bool(kw["cache"]),
         priority=int(kw["priority"]),
+        override=bool(kw["override"]),
         is_async=bool(code.co_flags & _CO_COROUTINE),
         module=getattr(func, "__module__", "") or "",
         qualname=getattr(func, "__qualname__", name),

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 
 from ._errors import CmpyError, DependencyCycle, RecipeDefinitionError, RecipeNotFound, UsageError
 from ._hash import digest
-from ._model import Dep, Recipe, checked_spec, env_value
+from ._model import Dep, Recipe, checked_spec, env_value, label
 from ._query import Query, parse_query
-from ._record import Record, field, replace
+from ._record import Record, field, fields, replace
 from ._variations import resolve
 
 __all__ = ["Node", "Plan", "Request", "plan", "condition_holds", "ADR_KEYS"]
@@ -46,6 +46,14 @@ class Request(Record):
     adr: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     inherited: Mapping[str, str] = field(default_factory=dict)
 
+    def memo_key(self) -> tuple[object, ...]:
+        """Everything that determines the plan, hashable: every field (a new one cannot be
+        left out), the recipe by its uid and fingerprint."""
+        return tuple(
+            (self.recipe.uid, self.recipe.fingerprint) if name == "recipe" else _frozen(getattr(self, name))
+            for name in fields(self)
+        )
+
 
 class Node(Record):
     """One unit of work: a recipe with everything that determines its result."""
@@ -57,7 +65,7 @@ class Node(Record):
     env: dict[str, str]
     spec: str
     deps: tuple[str, ...]
-    dep_names: tuple[str | None, ...]
+    dep_names: tuple[tuple[str, ...], ...]
     optional: tuple[bool, ...]
     post_deps: tuple[str, ...]
     chain: tuple[str, ...]
@@ -65,7 +73,7 @@ class Node(Record):
     @property
     def label(self) -> str:
         """``alias _var1 _var2`` as a user would read it."""
-        return " ".join([self.recipe.alias] + ["_" + v for v in self.variations])
+        return label(self.recipe.alias, self.variations)
 
 
 class Plan(Record):
@@ -84,6 +92,15 @@ class Plan(Record):
     def children(self, key: str) -> tuple[str, ...]:
         node = self.nodes[key]
         return node.deps + node.post_deps
+
+
+def _frozen(value: Any) -> object:
+    """A value as a hashable key: mappings as sorted pairs, sequences as tuples."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _frozen(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return value
 
 
 def condition_holds(env: Mapping[str, str], wanted: Mapping[str, tuple[str, ...]]) -> bool:
@@ -210,8 +227,8 @@ class _Planner:
         if unkeyed is None:
             unkeyed = self.unkeyed[recipe.uid] = {i.env for i in recipe.inputs.values() if not i.key}
         keyed = {k: v for k, v in seen.items() if k not in unkeyed} if unkeyed else seen
-        label = " ".join([recipe.alias] + ["_" + v for v in resolved.names])
-        chain = chain + (label,)
+        shown = label(recipe.alias, resolved.names)
+        chain = chain + (shown,)
         # the version specifier stays out of the base key, so that entries which
         # differ only by it are one family (a cached 3.11 serves ">=3.8" and ">=3.10")
         pre_key = _digest(recipe.fingerprint, recipe.uid, resolved.names, keyed)
@@ -221,10 +238,10 @@ class _Planner:
         below_sig = repr(sorted(below_adr.items())) if below_adr else ""
         if pre_key in self.on_stack:
             start = next(i for i, (pk, _) in enumerate(self.stack) if pk == pre_key)
-            raise DependencyCycle([lbl for _, lbl in self.stack[start:]] + [label])
+            raise DependencyCycle([lbl for _, lbl in self.stack[start:]] + [shown])
         if len(self.stack) >= _MAX_DEPTH:
-            raise DependencyCycle([lbl for _, lbl in self.stack[-5:]] + [label, "..."])
-        self.stack.append((pre_key, label))
+            raise DependencyCycle([lbl for _, lbl in self.stack[-5:]] + [shown, "..."])
+        self.stack.append((pre_key, shown))
         self.on_stack.add(pre_key)
         env_sig = tuple(sorted(env.items()))
         try:
@@ -267,9 +284,9 @@ class _Planner:
         adr: dict[str, dict[str, Any]],
         adr_sig: str,
         chain: tuple[str, ...],
-    ) -> tuple[tuple[str, ...], tuple[str | None, ...], tuple[bool, ...]]:
+    ) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...], tuple[bool, ...]]:
         keys: list[str] = []
-        names: list[str | None] = []
+        names: list[tuple[str, ...]] = []
         optional: list[bool] = []
         for dep in deps:
             if dep.when_env and not condition_holds(env, dep.when_env):
@@ -277,8 +294,7 @@ class _Planner:
             if dep.skip_env and condition_holds(env, dep.skip_env):
                 continue
             query, spec, passed, inputs, from_adr = _override(dep, adr, self.caller_adr, chain)
-            if dep.name and dep.name in self.caller_adr:
-                self.adr_used.add(dep.name)
+            self.adr_used.update(n for n in dep.names if n in self.caller_adr)
             try:
                 child = self.registry.select(query)
                 if inputs:
@@ -303,7 +319,7 @@ class _Planner:
                 self._check_read(dep, passed, from_adr, key, child, chain)
             if key not in keys:
                 keys.append(key)
-                names.append(dep.name)
+                names.append(dep.names)
                 optional.append(dep.optional)
         return tuple(keys), tuple(names), tuple(optional)
 
@@ -347,7 +363,7 @@ class _Planner:
             if name in below:
                 continue
             if name in from_adr:
-                self.adr_env_unread.append((dep.name or "", name))
+                self.adr_env_unread.append((_adr_name(dep, self.caller_adr), name))
                 continue
             if name in dep.env:
                 owner = chain[-1] if chain else "the caller"
@@ -376,14 +392,14 @@ def _override(
     env = dict(dep.env)
     inputs = dict(dep.inputs)
     from_adr: set[str] = set()
-    if dep.name:
-        for source in (adr.get(dep.name), caller_adr.get(dep.name)):
-            if not source:
-                continue
+    # an adr for any of the dep's names applies: the variations' first, the caller's on top
+    sources = [(n, a[n]) for a in (adr, caller_adr) for n in dep.names if a.get(n)]
+    if sources:
+        for handle, source in sources:
             unknown = set(source) - ADR_KEYS
             if unknown:
                 raise UsageError(
-                    f"adr for {dep.name!r} has unknown keys: {', '.join(sorted(unknown))}",
+                    f"adr for {handle!r} has unknown keys: {', '.join(sorted(unknown))}",
                     hint="adr keys are: " + ", ".join(sorted(ADR_KEYS)),
                 ).with_chain(chain)
             words = source.get("tags") or source.get("query")
@@ -403,10 +419,15 @@ def _override(
         spec = dep.spec  # checked when the recipe was defined
     else:
         try:
-            spec = checked_spec(version, vmin, vmax, where=f"adr {dep.name}: ")
+            spec = checked_spec(version, vmin, vmax, where=f"adr {_adr_name(dep, caller_adr)}: ")
         except UsageError as exc:
             raise exc.with_chain(chain) from None
     return query, spec, env, inputs, frozenset(from_adr) if from_adr else _NONE
+
+
+def _adr_name(dep: Dep, adr_names: Mapping[str, object]) -> str:
+    """The name of a dep that an adr used (its first name the adr knows, else its first)."""
+    return next((n for n in dep.names if n in adr_names), dep.name or "")
 
 
 def plan(registry: Selector, request: Request, *, chain: tuple[str, ...] = ()) -> Plan:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 
 from ._errors import UsageError
@@ -84,9 +83,7 @@ def make_request(
         inputs=inputs,
         env={str(k): env_value(v) for k, v in (env or {}).items()},
         adr={str(k): dict(v) for k, v in (adr or {}).items()},
-        # the interpreter running cmpy is part of every run's environment: a
-        # recipe that reads CMPY_HOST_PYTHON keys its results on it
-        inherited={"CMPY_HOST_PYTHON": sys.executable, **(inherited or {})},
+        inherited=dict(inherited or {}),
     )
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from cmpy import _api, _model
+import cmpy.testing
 
 
 @pytest.fixture(autouse=True)
@@ -22,21 +21,15 @@ def cmpy_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     # machine (or another test) must not make a test wait
     monkeypatch.setenv("CMPY_BENCHMARK_LOCK", str(home / "benchmark.lock"))
     monkeypatch.delenv("CMPY_RECIPES_PATH", raising=False)
-    defined = {k: list(v) for k, v in _model.DEFINED.items()}
-    bodies = dict(_model.BODIES)
-    modules = set(sys.modules)
-    yield home
-    for runtime in _api._runtimes.values():
-        runtime[1].close()
-    _api._runtimes.clear()
-    _model.DEFINED.clear()
-    _model.DEFINED.update(defined)
-    _model.BODIES.clear()
-    _model.BODIES.update(bodies)
-    _model._generation[0] += 1
-    for name in set(sys.modules) - modules:
-        if name.startswith("cmpy_ext_"):
-            del sys.modules[name]
+    with cmpy.testing.isolated(home):
+        yield home
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Run every ``@pytest.mark.anyio`` test under both anyio backends, as anyio's own suite does."""
+    backend: str = request.param
+    return backend
 
 
 @pytest.fixture

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import textwrap
 from pathlib import Path
 
-import anyio
 import pytest
 
 import cmpy
+import cmpy.testing
 from cmpy import (
     AmbiguousQuery,
     Ctx,
@@ -23,7 +22,6 @@ from cmpy import (
     Variation,
     VariationError,
     VersionConflict,
-    _api,
     run,
     script,
 )
@@ -333,23 +331,12 @@ def test_ctx_run_dynamic_dep_and_named_deps() -> None:
     assert run("sync chooser", quiet=True, jobs=4)["GOT"] == "s"
 
 
-def test_run_inside_event_loop_points_to_arun() -> None:
-    async def main() -> None:
-        with pytest.raises(RuntimeError, match="arun"):
-            run("detect os", quiet=True)
-        result = await cmpy.arun("detect os", quiet=True)
-        assert result.recipe == "detect-os"
-
-    asyncio.run(main())
-    anyio.run(main, backend="trio") if _has_trio() else None
-
-
-def _has_trio() -> bool:
-    try:
-        import trio  # noqa: F401
-    except ImportError:
-        return False
-    return True
+@pytest.mark.anyio
+async def test_run_inside_event_loop_points_to_arun() -> None:
+    with pytest.raises(RuntimeError, match="arun"):
+        run("detect os", quiet=True)
+    result = await cmpy.arun("detect os", quiet=True)
+    assert result.recipe == "detect-os"
 
 
 def test_when_env_and_skip_env() -> None:
@@ -453,11 +440,7 @@ def test_a_new_runtime_never_reuses_a_dead_ones_plans(
         monkeypatch.setenv("CMPY_HOME", str(tmp_path / f"home{i}"))
         monkeypatch.setenv("CMPY_RECIPES_PATH", str(folder))
         first = run("memo probe", quiet=True)
-        for _, cache in _api._runtimes.values():
-            cache.close()
-        _api._runtimes.clear()
+        cmpy.testing.new_process()
         again = run("memo probe", quiet=True)
         assert again.cached and again.key == first.key, i
-        for _, cache in _api._runtimes.values():
-            cache.close()
-        _api._runtimes.clear()
+        cmpy.testing.new_process()

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from cmpy import Ctx, Dep, RecipeFailed, Result, Variation, VersionConflict, run, script
-from cmpy._api import cache_entries, runtime
+from cmpy._api import runtime
+from cmpy.cache import ls as cache_entries
 
 COUNTER_RECIPES = """
     import os
@@ -191,7 +192,7 @@ def test_cache_ls_rm_and_prune(recipe_dir: Callable[[str, str], Path], counts: P
     run("counted thing _big", quiet=True)
     assert len(cache_entries("counted")) == 2
     assert len(cache_entries("counted _big")) == 1
-    _, cache = runtime()
+    cache = runtime().cache
     orphan = Path(cache.entries_dir) / "ab" / ("ab" * 16 + ".deadbeef")
     orphan.mkdir(parents=True)
     removed = cache.prune()

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from cmpy import UsageError, _api, run
+import cmpy.cache
+import cmpy.testing
+from cmpy import UsageError, run
 from cmpy._cli import main
 
 RECORD_FILE = "cmpy-entry.pickle"  # the record each entry folder holds (cmpy._cache.RECORD_FILE)
@@ -52,9 +54,7 @@ def counted(recipe_dir: Callable[[str, str], Path], tmp_path: Path, monkeypatch:
 
 def _new_process() -> None:
     """Forget the open index, as the next command (a new process) would."""
-    for _, cache in _api._runtimes.values():
-        cache.close()
-    _api._runtimes.clear()
+    cmpy.testing.new_process()
 
 
 def runs(counter: Path) -> int:
@@ -214,7 +214,7 @@ def test_damage_while_the_index_is_open_in_this_process(
 def test_a_folder_without_its_record_is_left_for_prune(
     counted: Path, cmpy_home: Path, cli: Callable[..., tuple[int, str, str]]
 ) -> None:
-    [entry] = _api.cache_entries("counted")
+    [entry] = cmpy.cache.ls("counted")
     (Path(entry.folder) / RECORD_FILE).unlink()  # as an entry made by an older cmpy
     _new_process()
     garbage_database(cmpy_home)
@@ -230,7 +230,7 @@ def test_a_folder_without_its_record_is_left_for_prune(
 def test_cache_check_writes_missing_records_and_repairs(
     counted: Path, cmpy_home: Path, cli: Callable[..., tuple[int, str, str]]
 ) -> None:
-    [entry] = _api.cache_entries("counted")
+    [entry] = cmpy.cache.ls("counted")
     record = Path(entry.folder) / RECORD_FILE
     record.unlink()
     status, out, _ = cli("cache", "check")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cmpy import CommandFailed, RecipeFailed, _api, run
+import cmpy.cache
+from cmpy import CommandFailed, RecipeFailed, run
 from cmpy.tools import redact
 
 
@@ -51,5 +52,5 @@ def test_a_failed_command_shows_no_password(recipe_dir) -> None:  # type: ignore
     assert "hunter2" not in Path(caught.value.log).read_text()
     done = run("quiet fetch", url=url, quiet=True)
     assert "hunter2" not in (Path(done.folder or "") / "cmpy-run.log").read_text()
-    (entry,) = _api.cache_entries("quiet fetch")
+    (entry,) = cmpy.cache.ls("quiet fetch")
     assert entry.input_env["LEAKY_URL"] == "https://ada:***@example.invalid/repo.git"

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import cmpy.cache
 from cmpy import Interrupted, _api, run
 
 RECIPES = '''
@@ -166,6 +167,6 @@ def test_an_interrupted_body_leaves_no_entry(
     assert caught.value.recipe == "interrupted-body"
     assert str(caught.value) == "interrupted by Ctrl-C while running interrupted-body"
     assert caught.value.exit_status == 130
-    assert _api.cache_entries("interrupted body") == []
-    _, cache = _api.runtime()
+    assert cmpy.cache.ls("interrupted body") == []
+    cache = _api.runtime().cache
     assert not any(Path(cache.entries_dir).rglob("half-written"))

@@ -232,7 +232,7 @@ def _py_reached(the_plan: Plan) -> set[str]:
     """Keys of the nodes some parent reaches through a dep named ``py``."""
     out: set[str] = set()
     for node in the_plan.nodes.values():
-        out.update(k for k, name in zip(node.deps, node.dep_names) if name == "py")
+        out.update(k for k, names in zip(node.deps, node.dep_names) if "py" in names)
     return out
 
 

@@ -1,0 +1,107 @@
+"""Loaders: how the registry turns what is on disk into recipes.
+
+A *root* is a place recipes come from: a package declared under the
+``cmpy.recipes`` entry point, or a folder (``CMPY_RECIPES_PATH``, ``cmpy
+repo add``). A *loader* knows one kind of root:
+
+- :meth:`Loader.claims` says whether a root is its kind (the first loader
+  that claims a root reads it alone: a CM repository's ``setup.py`` is never
+  imported as a Python recipe module);
+- :meth:`Loader.sources` lists the sources under it, each with the files to
+  stat to know it changed (one module file, or every file of a script folder);
+- :meth:`Loader.load` turns one source into recipe definitions with their
+  fingerprints (raising :class:`LoadFailed` when it cannot);
+- :meth:`Loader.body` provides the callable a recipe runs.
+
+The registry keeps what each source defined in its persisted index, keyed by
+the stamps of its files, so a command loads only the sources that changed
+and the bodies it runs. The Python-module loader (:mod:`cmpy._pyloader`) is
+the first; CM and MLCFlow script folders are read by another.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ._errors import CmpyError
+from ._record import Record
+
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    from ._model import Body, Recipe
+
+    class Loader(Protocol):
+        """What the registry asks of a loader (see the module's documentation)."""
+
+        name: str
+
+        def claims(self, root: Root) -> bool: ...
+
+        def sources(self, root: Root) -> list[Source]: ...
+
+        def load(self, source: Source) -> list[Recipe]: ...
+
+        def body(self, recipe: Recipe, source: Source) -> Body: ...
+
+
+__all__ = ["LoadFailed", "Loader", "Root", "Source", "stamp"]
+
+
+class Root(Record):
+    """A place recipes come from: a folder, or an installed package (``package`` set)."""
+
+    path: str
+    package: str = ""
+    # an entry point may name one module file rather than a package
+    single_module: bool = False
+
+
+class Source(Record):
+    """One thing a loader reads: a module file, a script folder."""
+
+    loader: str
+    # where it is: its identity in the index
+    path: str
+    # what its recipes are defined in: a module name, or the folder's own name
+    module: str
+    # what to stat to know it changed
+    files: tuple[str, ...]
+    # imported by name (a package's module) rather than from its path
+    by_name: bool = False
+
+
+class LoadFailed(CmpyError):
+    """A source that could not be read; its recipes are missing until it changes.
+
+    ``what`` names the kind of source and ``failing`` what went wrong with it
+    ("failed to import" for a module, "could not be loaded" otherwise).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        problem: str,
+        *,
+        what: str = "the recipe source",
+        failing: str = "could not be loaded",
+    ) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(
+            f"{what} {path} {failing}: {problem}",
+            hint="fix it, or remove it from the recipe path",
+        )
+
+
+def stamp(source: Source) -> tuple[tuple[int, int], ...] | None:
+    """The (mtime_ns, size) of each of a source's files; ``None`` when one is gone."""
+    out = []
+    for path in source.files:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        out.append((st.st_mtime_ns, st.st_size))
+    return tuple(out)

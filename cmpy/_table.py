@@ -1,0 +1,156 @@
+"""The registry's lookup tables: recipes by uid, by tag and by alias, and their duplicates.
+
+Each recipe is known first by a summary (alias, uid, tags, priority, where
+it is defined, the pickled Recipe); the Recipe itself is unpickled when a
+query needs it. Building the tables settles duplicates, in the order the
+sources come (installed packages, then folders, then what the program
+defined):
+
+- two recipes with one uid: one must go. The one marked ``override=True``
+  wins, and the registry says so once; without a mark the first is kept
+  and the other is reported, naming both files.
+- two recipes with one alias: both stay findable by their tags, unless one
+  overrides the other (then only it is there) or has a higher ``priority``
+  (then queries pick it); otherwise the duplicate is reported, naming both
+  files, because ``run ALIAS`` cannot tell them apart.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterable, Iterator
+
+from ._model import Recipe
+from ._record import Record
+
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["Summary", "Table", "build_lookup", "summary"]
+
+# alias, uid, tags, priority, override, where, pickled Recipe
+Summary = tuple[str, str, tuple[str, ...], int, bool, str, bytes]
+
+
+def summary(recipe: Recipe) -> Summary:
+    """What the index keeps of a recipe."""
+    return (
+        recipe.alias,
+        recipe.uid,
+        recipe.tags,
+        recipe.priority,
+        recipe.override,
+        recipe.where,
+        pickle.dumps(recipe, 5),
+    )
+
+
+class _Entry(Record, frozen=False):
+    """One recipe as the tables know it; the full Recipe is unpickled on demand."""
+
+    alias: str
+    uid: str
+    tags: tuple[str, ...]
+    priority: int
+    where: str
+    blob: bytes | None
+    recipe: Recipe | None = None
+
+    def load(self) -> Recipe:
+        if self.recipe is None:
+            assert self.blob is not None
+            self.recipe = pickle.loads(self.blob)
+        return self.recipe
+
+
+class Table:
+    """Every recipe by uid: summaries, made into entries when first used."""
+
+    def __init__(self, lookup: dict[str, Any], dynamic: Iterable[Recipe] = ()) -> None:
+        self._summaries: dict[str, Summary] = lookup["entries"]
+        self._dynamic = {r.uid: _Entry(r.alias, r.uid, r.tags, r.priority, r.where, None, r) for r in dynamic}
+        self._made: dict[str, _Entry] = {}
+        self.by_tag: dict[str, list[str]] = lookup["by_tag"]
+        self.by_alias: dict[str, list[str]] = lookup["by_alias"]
+
+    def __contains__(self, uid: object) -> bool:
+        return uid in self._dynamic or uid in self._summaries
+
+    def __getitem__(self, uid: str) -> _Entry:
+        entry = self._dynamic.get(uid) or self._made.get(uid)
+        if entry is None:
+            alias, _uid, tags, priority, _override, where, blob = self._summaries[uid]
+            entry = self._made[uid] = _Entry(alias, uid, tuple(tags), priority, where, blob)
+        return entry
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._summaries
+        yield from (uid for uid in self._dynamic if uid not in self._summaries)
+
+    def values(self) -> Iterator[_Entry]:
+        return (self[uid] for uid in self)
+
+    def reuse(self, old: Table) -> None:
+        """Keep recipes another table already unpickled, where the blob is the same."""
+        for uid, entry in old._made.items():
+            found = self._summaries.get(uid)
+            if found is not None and found[6] is entry.blob:
+                self._made[uid] = entry
+
+
+def build_lookup(summaries: Iterable[Summary]) -> tuple[dict[str, Any], list[str], list[str]]:
+    """The lookup tables of recipes in source order, with duplicates settled.
+
+    Returns the tables (``entries``, ``by_tag``, ``by_alias``), the warnings
+    (duplicates nobody asked for: said on every command until fixed) and the
+    notices (overrides on purpose: said when the tables are made).
+    """
+    entries: dict[str, Summary] = {}
+    warnings: list[str] = []
+    notices: list[str] = []
+    for item in summaries:
+        alias, uid, _tags, _priority, override, where, _blob = item
+        old = entries.get(uid)
+        if old is not None:
+            if override and not old[4]:
+                notices.append(f"{alias} ({where}) overrides {old[0]} ({old[5]}): the same uid {uid}")
+                entries[uid] = item
+            elif old[4] and not override:
+                notices.append(f"{old[0]} ({old[5]}) overrides {alias} ({where}): the same uid {uid}")
+            else:
+                warnings.append(
+                    f"two recipes have the uid {uid}: {old[0]} ({old[5]}) and {alias} ({where}); "
+                    f"the first is used. Give one another uid, or mark the one to use "
+                    "@script(override=True)"
+                )
+            continue
+        entries[uid] = item
+    by_alias: dict[str, list[str]] = {}
+    for uid, item in entries.items():
+        by_alias.setdefault(item[0], []).append(uid)
+    for alias, uids in list(by_alias.items()):
+        if len(uids) < 2:
+            continue
+        marked = [u for u in uids if entries[u][4]]
+        if len(marked) == 1:
+            for u in uids:
+                if u != marked[0]:
+                    notices.append(f"{alias} ({entries[marked[0]][5]}) overrides {alias} ({entries[u][5]})")
+                    del entries[u]
+            by_alias[alias] = marked
+            continue
+        top = max(entries[u][3] for u in uids)
+        if sum(1 for u in uids if entries[u][3] == top) == 1:
+            continue  # a higher priority tells them apart, on purpose
+        wheres = ", ".join(entries[u][5] for u in uids)
+        warnings.append(
+            f"{len(uids)} recipes are called {alias}: {wheres}; `cmpy run {alias}` cannot tell "
+            "them apart. Rename one, or mark the one to use @script(override=True) "
+            "(or give it a higher priority)"
+        )
+    by_tag: dict[str, list[str]] = {}
+    for uid, item in entries.items():
+        for tag in item[2]:
+            by_tag.setdefault(tag, []).append(uid)
+    return {"entries": entries, "by_tag": by_tag, "by_alias": by_alias}, warnings, notices
