@@ -11,7 +11,7 @@ hash of everything that went into it::
 
 from __future__ import annotations
 
-from ._api import arun, find, run
+from ._api import arun, find, run, show
 from ._ctx import Ctx
 from ._errors import (
     AmbiguousQuery,
@@ -32,8 +32,9 @@ from ._errors import (
     VariationError,
     VersionConflict,
 )
-from ._model import Dep, Input, Variation, script
+from ._model import Dep, Input, Variation
 from ._result import Result
+from ._script import script
 from ._shell import Completed
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
@@ -73,6 +74,7 @@ __all__ = [
     "find",
     "run",
     "script",
+    "show",
 ]
 
 

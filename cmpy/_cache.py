@@ -353,6 +353,14 @@ class Cache:
         if old is not None and old.folder != entry.folder:
             _discard(old.folder)
 
+    def discard(self, folder: str) -> None:
+        """Remove a failed attempt's folder (and its shard folder, when no other entry is in it)."""
+        _discard(folder)
+        try:
+            os.rmdir(os.path.dirname(folder))
+        except OSError:
+            pass
+
     def remove(self, entry: Entry) -> None:
         """Delete an entry: its record first, then its folder."""
         self._use(lambda index: _remove(index, entry))

@@ -22,6 +22,7 @@ __all__ = [
     "detect",
     "detect_version",
     "find_executables",
+    "natural_key",
     "search_dirs",
 ]
 
@@ -67,7 +68,7 @@ def find_executables(
             continue  # a PATH entry that is missing or unreadable is not an error
         for matcher in matchers:
             hits = [e for e in entries if matcher.fullmatch(_stem(e.name))]
-            hits.sort(key=lambda e: _natural_key(e.name))
+            hits.sort(key=lambda e: natural_key(e.name))
             for entry in hits:
                 try:
                     st = entry.stat()  # follows symlinks: the file that would run
@@ -293,8 +294,9 @@ def _stem(filename: str) -> str:
     return root if ext.lower() in suffixes else filename
 
 
-def _natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
-    # python3.9 before python3.11; the exact name (no digits added) first
+def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """A sort key that puts numbers in number order: python3.9 before python3.11,
+    versions/3.9.18 before versions/3.10.13 (the name without digits added first)."""
     return tuple(
         (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name)
     )

@@ -428,7 +428,7 @@ class Executor:
                     err.log = kept
                     if err.hint:
                         err.hint = err.hint.replace(log, kept)
-        _remove(folder)
+        self.cache.discard(folder)
 
     # -- the synchronous driver -------------------------------------------------
 
@@ -773,12 +773,3 @@ def _digest_name(name: str) -> str:
     return digest(name)
 
 
-def _remove(folder: str) -> None:
-    import shutil
-
-    shutil.rmtree(folder, ignore_errors=True)
-    parent = os.path.dirname(folder)
-    try:
-        os.rmdir(parent)  # only when no other entry shares it
-    except OSError:
-        pass

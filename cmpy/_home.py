@@ -15,7 +15,7 @@ TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded impo
 if TYPE_CHECKING:
     from ._errors import UsageError
 
-__all__ = ["DAMAGED", "Damage", "home", "make_dir", "move_aside", "not_writable", "warn"]
+__all__ = ["DAMAGED", "Damage", "home", "home_path", "make_dir", "move_aside", "not_writable", "warn"]
 
 # the folder under CMPY_HOME where damaged state is moved
 DAMAGED = "damaged"
@@ -51,8 +51,19 @@ class Damage:
         return text
 
 
+def home_path() -> str:
+    """Where the cmpy home folder is (nothing is made): ``CMPY_HOME``, else the user cache dir."""
+    explicit = os.environ.get("CMPY_HOME")
+    if explicit:
+        return os.path.abspath(os.path.expanduser(explicit))
+    # imported here: platformdirs costs ~15 ms of start-up when CMPY_HOME is set
+    import platformdirs
+
+    return platformdirs.user_cache_dir("cmpy", appauthor=False)
+
+
 def home() -> str:
-    """The cmpy home folder (created on first use, mode ``0700``).
+    """The cmpy home folder, made (mode ``0700``) if it is not there yet.
 
     ``CMPY_HOME`` overrides the platform's user cache dir, so each test and
     each experiment can have its own.
@@ -60,18 +71,11 @@ def home() -> str:
     Raises:
         UsageError: the path is a file, or a folder cannot be made there.
     """
-    explicit = os.environ.get("CMPY_HOME")
-    if explicit:
-        path = os.path.abspath(os.path.expanduser(explicit))
-    else:
-        # imported here: platformdirs costs ~15 ms of start-up when CMPY_HOME is set
-        import platformdirs
-
-        path = platformdirs.user_cache_dir("cmpy", appauthor=False)
+    path = home_path()
     try:
         os.makedirs(path, _MODE, exist_ok=True)
     except OSError as exc:
-        raise _unusable_home(path, bool(explicit), exc) from None
+        raise _unusable_home(path, bool(os.environ.get("CMPY_HOME")), exc) from None
     return path
 
 

@@ -42,11 +42,6 @@ class Query(Record):
     def is_empty(self) -> bool:
         return not (self.tags or self.excluded or self.variations or self.excluded_variations)
 
-    def with_variations(self, names: tuple[str, ...]) -> Query:
-        """This query with more variations requested (duplicates dropped)."""
-        merged = _dedup(self.variations + names)
-        return Query(self.tags, self.excluded, merged, self.excluded_variations)
-
     def merged(self, other: Query) -> Query:
         """The words of both queries (``other`` appended)."""
         return Query(

@@ -179,9 +179,9 @@ def run_command(
         note = f"(killed after {timeout:g} s)"
         if not check:
             return Completed(shown, returncode, output + ("\n" if output else "") + note)
-        raise CommandFailed(shown, returncode, _tail(output) + "\n" + note, _str(log_path))
+        raise CommandFailed(shown, returncode, _tail(output) + "\n" + note, log_path)
     if check and returncode != 0:
-        raise CommandFailed(shown, returncode, _tail(output), _str(log_path))
+        raise CommandFailed(shown, returncode, _tail(output), log_path)
     return Completed(shown, returncode, output)
 
 
@@ -255,10 +255,6 @@ def _tail(output: str) -> str:
 
     lines: deque[str] = deque(output.splitlines(), maxlen=_TAIL_LINES)
     return redact("\n".join(lines))
-
-
-def _str(path: str | None) -> str | None:
-    return path
 
 
 def stderr_echo(prefix: str) -> Callable[[str], None]:

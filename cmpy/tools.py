@@ -22,7 +22,15 @@ TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded impo
 if TYPE_CHECKING:
     from ._archive import KNOWN_FORMATS, MAX_MEMBER_DEPTH, archive_format, extract, list_members
     from ._checks import argument, requirement, url_or_path
-    from ._detect import Candidate, choose, detect, detect_version, find_executables, search_dirs
+    from ._detect import (
+        Candidate,
+        choose,
+        detect,
+        detect_version,
+        find_executables,
+        natural_key,
+        search_dirs,
+    )
     from ._download import MIRROR_ENV, URL_MAP_ENV, DownloadResult, apply_url_overrides, download
     from ._redact import redact
 
@@ -35,7 +43,15 @@ _HOME = {
     ),
     **dict.fromkeys(("argument", "requirement", "url_or_path"), "_checks"),
     **dict.fromkeys(
-        ("Candidate", "choose", "detect", "detect_version", "find_executables", "search_dirs"),
+        (
+            "Candidate",
+            "choose",
+            "detect",
+            "detect_version",
+            "find_executables",
+            "natural_key",
+            "search_dirs",
+        ),
         "_detect",
     ),
     **dict.fromkeys(
@@ -78,6 +94,7 @@ __all__ = [
     "extract",
     "find_executables",
     "list_members",
+    "natural_key",
     "redact",
     "requirement",
     "search_dirs",

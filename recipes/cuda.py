@@ -39,18 +39,16 @@ def search_roots(ctx: Ctx) -> list[Path]:
     """The toolkit folders to look in after PATH: CMPY_CUDA_SEARCH_DIRS, else the defaults."""
     import glob
 
+    from cmpy.tools import natural_key
+
     given = ctx.env.get("CMPY_CUDA_SEARCH_DIRS", "")
     patterns = given.split(os.pathsep) if given else list(DEFAULT_SEARCH)
     roots: list[Path] = []
     for pattern in filter(None, patterns):
         # newest first: /usr/local/cuda-12.10 before /usr/local/cuda-12.9
-        matches = sorted(glob.glob(pattern), key=_natural, reverse=True)
+        matches = sorted(glob.glob(pattern), key=natural_key, reverse=True)
         roots += [Path(m) for m in matches if os.path.isdir(m)]
     return list(dict.fromkeys(roots))
-
-
-def _natural(text: str) -> list[tuple[int, int | str]]:
-    return [(0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", text)]
 
 
 def toolkit_root(ctx: Ctx, nvcc: Path) -> Path:

@@ -31,6 +31,7 @@ from cmpy.tools import (
     choose,
     detect_version,
     find_executables,
+    natural_key,
     requirement,
     search_dirs,
     url_or_path,
@@ -102,15 +103,10 @@ def extra_search_dirs(setting: str | None) -> list[str]:
             continue
         expanded = os.path.expanduser(pattern)
         if any(c in expanded for c in "*?["):
-            out += sorted(glob.glob(expanded), key=_natural_key)
+            out += sorted(glob.glob(expanded), key=natural_key)
         elif os.path.isdir(expanded):
             out.append(expanded)
     return [d for d in out if not _is_shim_dir(d)]
-
-
-def _natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
-    # versions/3.9.18 before versions/3.10.13
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", text))
 
 
 def _probe_all(exes: Sequence[str | os.PathLike[str]]) -> list[Candidate]:
