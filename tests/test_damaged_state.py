@@ -249,13 +249,13 @@ def test_cache_check_writes_missing_records_and_repairs(
 def test_cache_check_fails_when_it_cannot_repair(
     counted: Path, cmpy_home: Path, cli: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cmpy import _cache
+    from cmpy import _cache_repair
 
     def refuse(path: str, root: str) -> str:
         raise PermissionError(13, "Permission denied", path)
 
     garbage_database(cmpy_home)
-    monkeypatch.setattr(_cache, "move_aside", refuse)
+    monkeypatch.setattr(_cache_repair, "move_aside", refuse)
     status, out, err = cli("cache", "check")
     assert status == 1
     assert "NOT REPAIRED" in out and "index-3" in out and "could not be repaired" in err
