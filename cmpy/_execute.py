@@ -16,6 +16,11 @@ yields what it needs done, and one of two drivers does it:
 A failure is recorded where it propagates, never before: a dep a parent
 tolerates (optional, and not available) is no failure of the run, and the
 same dep's error reaches every parent that needs it as that error.
+
+(This module is longer than most on purpose: the evaluation of a node and
+the two drivers that carry it out are one piece of logic, read together.
+What a node produces is in :mod:`cmpy._outcome`, ``ctx.run`` planning in
+:mod:`cmpy._dynamic`, ``--dry-run`` in :mod:`cmpy._preview`.)
 """
 
 from __future__ import annotations

@@ -11,20 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ._adr import adr_name, override
 from ._errors import CmpyError, DependencyCycle, RecipeDefinitionError, RecipeNotFound, UsageError
 from ._hash import digest
-from ._model import Dep, Recipe, checked_spec, env_value, label
-from ._query import Query, parse_query
+from ._model import Dep, Recipe, label
+from ._query import Query
 from ._record import Record, field, fields, replace
 from ._variations import resolve
 
-__all__ = ["Node", "Plan", "Request", "plan", "condition_holds", "ADR_KEYS"]
+__all__ = ["Node", "Plan", "Request", "condition_holds", "plan"]
 
-ADR_KEYS = frozenset({"tags", "query", "version", "version_min", "version_max", "env", "inputs"})
 _TRUE = frozenset({"yes", "on", "true", "1"})
 _FALSE = frozenset({"no", "off", "false", "0"})
 _MAX_DEPTH = 256
-_NONE: frozenset[str] = frozenset()
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
 if TYPE_CHECKING:
@@ -233,8 +232,8 @@ class _Planner:
         # differ only by it are one family (a cached 3.11 serves ">=3.8" and ">=3.10")
         pre_key = _digest(recipe.fingerprint, recipe.uid, resolved.names, keyed)
         below_adr: dict[str, dict[str, Any]] = {k: dict(v) for k, v in adr.items()}
-        for name, override in resolved.adr.items():
-            below_adr.setdefault(name, {}).update(override)
+        for name, changes in resolved.adr.items():
+            below_adr.setdefault(name, {}).update(changes)
         below_sig = repr(sorted(below_adr.items())) if below_adr else ""
         if pre_key in self.on_stack:
             start = next(i for i, (pk, _) in enumerate(self.stack) if pk == pre_key)
@@ -293,7 +292,7 @@ class _Planner:
                 continue
             if dep.skip_env and condition_holds(env, dep.skip_env):
                 continue
-            query, spec, passed, inputs, from_adr = _override(dep, adr, self.caller_adr, chain)
+            query, spec, passed, inputs, from_adr = override(dep, adr, self.caller_adr, chain)
             self.adr_used.update(n for n in dep.names if n in self.caller_adr)
             try:
                 child = self.registry.select(query)
@@ -363,7 +362,7 @@ class _Planner:
             if name in below:
                 continue
             if name in from_adr:
-                self.adr_env_unread.append((_adr_name(dep, self.caller_adr), name))
+                self.adr_env_unread.append((adr_name(dep, self.caller_adr), name))
                 continue
             if name in dep.env:
                 owner = chain[-1] if chain else "the caller"
@@ -374,60 +373,6 @@ class _Planner:
                     hint=f"declare it in {child.alias} (an input, an env default or "
                     f"reads=[{name!r}]), or drop it from the dep's env",
                 ).with_chain(chain)
-
-
-def _override(
-    dep: Dep,
-    adr: Mapping[str, Mapping[str, Any]],
-    caller_adr: Mapping[str, Mapping[str, Any]],
-    chain: tuple[str, ...],
-) -> tuple[Query, str, dict[str, str], dict[str, str], frozenset[str]]:
-    """Apply ``adr`` overrides (variations' first, the caller's on top) to a dep.
-
-    Returns the query, the version specifier, the env and inputs passed, and
-    which env keys came from an ``adr``.
-    """
-    query = dep.query
-    version, vmin, vmax = dep.version, dep.version_min, dep.version_max
-    env = dict(dep.env)
-    inputs = dict(dep.inputs)
-    from_adr: set[str] = set()
-    # an adr for any of the dep's names applies: the variations' first, the caller's on top
-    sources = [(n, a[n]) for a in (adr, caller_adr) for n in dep.names if a.get(n)]
-    if sources:
-        for handle, source in sources:
-            unknown = set(source) - ADR_KEYS
-            if unknown:
-                raise UsageError(
-                    f"adr for {handle!r} has unknown keys: {', '.join(sorted(unknown))}",
-                    hint="adr keys are: " + ", ".join(sorted(ADR_KEYS)),
-                ).with_chain(chain)
-            words = source.get("tags") or source.get("query")
-            if words:
-                query = query.merged(parse_query(str(words)))
-            if "version" in source:
-                version, vmin, vmax = source["version"], None, None
-            if "version_min" in source:
-                vmin = source["version_min"]
-            if "version_max" in source:
-                vmax = source["version_max"]
-            adr_env = {k: env_value(v) for k, v in dict(source.get("env") or {}).items()}
-            env.update(adr_env)
-            from_adr.update(adr_env)
-            inputs.update({k: env_value(v) for k, v in dict(source.get("inputs") or {}).items()})
-    if version is dep.version and vmin is dep.version_min and vmax is dep.version_max:
-        spec = dep.spec  # checked when the recipe was defined
-    else:
-        try:
-            spec = checked_spec(version, vmin, vmax, where=f"adr {_adr_name(dep, caller_adr)}: ")
-        except UsageError as exc:
-            raise exc.with_chain(chain) from None
-    return query, spec, env, inputs, frozenset(from_adr) if from_adr else _NONE
-
-
-def _adr_name(dep: Dep, adr_names: Mapping[str, object]) -> str:
-    """The name of a dep that an adr used (its first name the adr knows, else its first)."""
-    return next((n for n in dep.names if n in adr_names), dep.name or "")
 
 
 def plan(registry: Selector, request: Request, *, chain: tuple[str, ...] = ()) -> Plan:
