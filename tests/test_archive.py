@@ -284,10 +284,10 @@ def test_data_filter_refusal_alone_refuses_the_whole_archive(
     PITFALLS: with errorlevel 0 a filtered member is extracted anyway
     (CVE-2025-4435); a refusal must abort the whole extraction.
     """
-    import cmpy._archive as archive_module
+    import cmpy._archive_tar as tar_module
 
-    monkeypatch.setattr(archive_module, "_Tree", _BlindTree)
-    monkeypatch.setattr(archive_module, "_check_member_name", lambda name: None)
+    monkeypatch.setattr(tar_module, "_Tree", _BlindTree)
+    monkeypatch.setattr(tar_module, "_check_member_name", lambda name: None)
     archive = make_tar(work / "bad.tar", members)
     with pytest.raises(ArchiveError, match="data filter"):
         extract(archive, work / "out")
