@@ -91,3 +91,14 @@ def test_a_project_module_named_recipes_does_not_hide_the_built_ins(tmp_path: Pa
     )
     assert out.returncode == 0, out.stderr
     assert "detect-os" in out.stdout
+
+
+def test_modules_stay_small_or_say_why() -> None:
+    """One concept per module, most of them 100-400 lines: a longer one says why it is."""
+    root = Path(cmpy.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") <= 420:
+            continue
+        doc = text.split('"""')[1] if text.startswith('"""') else ""
+        assert "longer than" in doc, f"{path.relative_to(root)} has {text.count(chr(10))} lines"
