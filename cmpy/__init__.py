@@ -12,7 +12,6 @@ hash of everything that went into it::
 from __future__ import annotations
 
 from ._api import arun, find, run, show
-from ._ctx import Ctx
 from ._errors import (
     AmbiguousQuery,
     ArchiveError,
@@ -34,14 +33,16 @@ from ._errors import (
 )
 from ._model import Dep, Input, Variation
 from ._result import Result
-from ._script import script
-from ._shell import Completed
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from importlib.machinery import ModuleSpec
     from types import ModuleType
+
+    from ._ctx import Ctx
+    from ._script import script
+    from ._shell import Completed
 
 __version__ = "0.1.0"
 
@@ -113,3 +114,18 @@ def _serve_checkout_recipes() -> None:
 
 
 _serve_checkout_recipes()
+
+
+# imported when first used: a command answered from the index needs none of them
+_LAZY = {"script": "._script", "Ctx": "._ctx", "Completed": "._shell"}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cmpy' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

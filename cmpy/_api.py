@@ -6,19 +6,17 @@ import sys
 from collections.abc import Mapping
 
 from ._errors import UsageError
-from ._execute import Executor, Options
-from ._plan import Plan, plan
-from ._preview import preview
 from ._query import Query, parse_query
-from ._report import live_display
-from ._request import make_request
-from ._result import Result
 from ._runtime import RUNTIMES, Runtime
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
+
+    from ._execute import Executor
+    from ._plan import Plan
+    from ._result import Result
 
 __all__ = ["arun", "find", "nearest", "prepare", "run", "runtime", "show"]
 
@@ -64,6 +62,12 @@ def prepare(
     kwargs: Mapping[str, Any],
 ) -> tuple[Executor, Plan]:
     """Plan a request and make the executor for it (no recipe runs yet)."""
+    # imported here: `cmpy find` and `cmpy show` need no planner and no executor
+    from ._execute import Executor, Options
+    from ._plan import plan
+    from ._report import live_display
+    from ._request import make_request
+
     if jobs is not None and jobs < 1:
         raise UsageError(f"jobs must be at least 1, not {jobs}")
     current = runtime(say=_verbose_say if verbose else None)
@@ -163,6 +167,8 @@ def run(
         kwargs=kwargs,
     )
     if dry_run:
+        from ._preview import preview
+
         result = preview(executor)
         _say_unread(executor)
         return result
@@ -211,6 +217,8 @@ async def arun(
         kwargs=kwargs,
     )
     if dry_run:
+        from ._preview import preview
+
         result = preview(executor)
     else:
         try:

@@ -36,12 +36,15 @@ if TYPE_CHECKING:
 __all__ = ["forget", "kill_all", "kill_group", "spawn"]
 
 _GRACE = 3.0
+# marks the processes this cmpy started (in their env), for a watchdog whose cmpy was killed
+_TOKEN = os.urandom(8).hex()
 
 _WATCHDOG = r"""
 import os, signal, sys, time
 for s in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE):
     signal.signal(s, signal.SIG_IGN)
-live, buf = set(), b""
+token = sys.argv[2].encode()
+live, buf, bye = set(), b"", False
 while True:
     try:
         chunk = os.read(0, 4096)
@@ -58,6 +61,21 @@ while True:
             live.add(int(line[1:]))
         elif line[:1] == b"-":
             live.discard(int(line[1:]))
+        elif line == b"bye":
+            bye = True
+if not bye and os.path.isdir("/proc"):
+    # cmpy died without saying so (SIGKILL, a crash): also every process that carries
+    # its token, such as a command it had started but not yet told us about
+    mark = b"CMPY_WATCHDOG=" + token + b"\0"
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open("/proc/" + name + "/environ", "rb") as fh:
+                if mark in fh.read() + b"\0":
+                    live.add(os.getpgid(int(name)))
+        except OSError:
+            continue
 def alive(pgid):
     try:
         os.killpg(pgid, 0)
@@ -107,6 +125,12 @@ class _Registry:
         except OSError:
             self.pipe = None  # the watchdog is gone; signals and kill_all still work
 
+    def ready(self) -> None:
+        """Make sure the watchdog runs (before a command is started)."""
+        if self.pipe is None or self.pid != os.getpid():
+            with self.lock:
+                self._tell("")
+
     def add(self, proc: subprocess.Popen[bytes]) -> None:
         with self.lock:
             self.live[proc.pid] = proc
@@ -129,13 +153,19 @@ def _start_watchdog() -> int | None:
     """Start the watchdog; returns the pipe's writing end (``None`` when it cannot start).
 
     ``posix_spawn``, not ``Popen``: the watchdog outlives every Popen object
-    of cmpy's, and it is never waited for (it ends after cmpy does).
+    of cmpy's, and it is never waited for (it ends after cmpy does). At a
+    normal exit cmpy says ``bye``, so that what finished commands left in the
+    background on purpose lives on; without it (cmpy was killed) the
+    watchdog also ends every process that carries this cmpy's token in its
+    environment, which covers a command killed before it was registered.
     """
+    import atexit
+
     read, write = os.pipe()
     try:
         os.posix_spawn(
             sys.executable,
-            [sys.executable, "-I", "-S", "-c", _WATCHDOG, str(_GRACE)],
+            [sys.executable, "-I", "-S", "-c", _WATCHDOG, str(_GRACE), _TOKEN],
             os.environ,
             file_actions=[
                 (os.POSIX_SPAWN_DUP2, read, 0),
@@ -150,7 +180,15 @@ def _start_watchdog() -> int | None:
         return None
     finally:
         os.close(read)
+    atexit.register(_bye, write)
     return write
+
+
+def _bye(pipe: int) -> None:
+    try:
+        os.write(pipe, b"bye\n")
+    except OSError:
+        pass
 
 
 def spawn(argv: list[str], **popen: Any) -> subprocess.Popen[bytes]:
@@ -163,6 +201,10 @@ def spawn(argv: list[str], **popen: Any) -> subprocess.Popen[bytes]:
     """
     import subprocess
 
+    _REGISTRY.ready()  # the watchdog runs before the first command can
+    env = dict(os.environ if popen.get("env") is None else popen["env"])
+    env["CMPY_WATCHDOG"] = _TOKEN
+    popen["env"] = env
     proc = subprocess.Popen(argv, start_new_session=os.name != "nt", **popen)
     _REGISTRY.add(proc)
     return proc

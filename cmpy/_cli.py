@@ -13,8 +13,6 @@ import sys
 from collections.abc import Callable, Sequence
 
 from ._cli_args import EXIT_BUG, EXIT_FAILED, EXIT_USAGE, USAGE_ERRORS, Args, out
-from ._cli_run import cmd_find, cmd_run, cmd_show
-from ._cli_state import cmd_add, cmd_cache, cmd_repo
 from ._errors import CmpyError, Interrupted, UsageError
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
@@ -60,13 +58,26 @@ input, nothing found), 3 an internal error (a bug in cmpy), 128+N stopped by sig
 
 
 
+def _lazy(module: str, name: str) -> Callable[[Args], int]:
+    """A command whose module is imported when it runs (start-up: only the one needed)."""
+
+    def command(args: Args) -> int:
+        import importlib
+
+        function: Callable[[Args], int] = getattr(importlib.import_module(module, __package__), name)
+        return function(args)
+
+    command.__name__ = name
+    return command
+
+
 COMMANDS: dict[str, Callable[[Args], int]] = {
-    "run": cmd_run,
-    "find": cmd_find,
-    "show": cmd_show,
-    "cache": cmd_cache,
-    "repo": cmd_repo,
-    "add": cmd_add,
+    "run": _lazy("._cli_run", "cmd_run"),
+    "find": _lazy("._cli_run", "cmd_find"),
+    "show": _lazy("._cli_run", "cmd_show"),
+    "cache": _lazy("._cli_state", "cmd_cache"),
+    "repo": _lazy("._cli_state", "cmd_repo"),
+    "add": _lazy("._cli_state", "cmd_add"),
 }
 
 
@@ -84,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     command = COMMANDS.get(argv[0])
     # a run (commands, benchmarks) ends on SIGTERM/SIGHUP as on Ctrl-C; the rest need not
-    restore = _catch_signals() if command is cmd_run else _nothing
+    restore = _catch_signals() if argv[0] == "run" else _nothing
     try:
         if command is None:
             from ._suggest import closest
@@ -126,9 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         restore()
         # whatever a cancelled body left running dies with the command line
-        from ._children import kill_all
-
-        kill_all()
+        children = sys.modules.get("cmpy._children")
+        if children is not None:  # not loaded: no command was ever started
+            children.kill_all()
 
 
 def _nothing() -> None:

@@ -19,7 +19,15 @@ TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded impo
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["ENTRY_POINT_GROUP", "EntryPoint", "entry_points", "folders", "roots", "site_signature"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "EntryPoint",
+    "entry_points",
+    "folder_stamps",
+    "folders",
+    "roots",
+    "site_signature",
+]
 
 ENTRY_POINT_GROUP = "cmpy.recipes"
 
@@ -85,6 +93,26 @@ def folders(home: str | None, extra: Iterable[str] = ()) -> list[str]:
         else:
             found += [line.strip() for line in text.splitlines() if line.strip()]
     return found + list(extra)
+
+
+def folder_stamps(path: str) -> tuple[tuple[str, int], ...]:
+    """The mtimes of a root's folder and the folders below it (a file root: of its folder).
+
+    A folder's mtime moves when an entry is added, removed or renamed in it,
+    which is what changes the list of sources under a root.
+    """
+    top = path if os.path.isdir(path) else os.path.dirname(path)
+    out = []
+    todo = [top]
+    while todo:
+        folder = todo.pop()
+        try:
+            out.append((folder, os.stat(folder).st_mtime_ns))
+            with os.scandir(folder) as it:
+                todo += [e.path for e in it if e.is_dir(follow_symlinks=False) and not e.name.startswith((".", "_"))]
+        except OSError:
+            continue
+    return tuple(out)
 
 
 def roots(eps: list[EntryPoint], folder_list: list[str]) -> list[Root]:

@@ -16,9 +16,7 @@ from collections.abc import Mapping
 from ._errors import CmpyError, DependencyCycle, RecipeDefinitionError, UsageError
 from ._model import env_value
 from ._plan import Node, Plan, plan
-from ._record import Record, field
 from ._request import make_request
-from ._result import Result
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
 if TYPE_CHECKING:
@@ -26,27 +24,11 @@ if TYPE_CHECKING:
 
     from ._plan import Selector
 
-__all__ = ["Asked", "check_wait", "plan_request", "recorded_requests"]
+__all__ = ["check_wait", "plan_request", "recorded_requests"]
 
 # what a top-level run decides, not a body's request
 _BANNED = ("jobs", "quiet", "refresh", "dry_run")
 _OPTIONS = ("env", "adr", "version", "version_min", "version_max")
-
-
-class Asked(Record, frozen=False):
-    """The deps a body asked for with ``ctx.run`` while it ran, in order."""
-
-    records: list[tuple[Any, str, str]] = field(default_factory=list)
-    results: list[Result] = field(default_factory=list)
-
-    def add(self, record: Any, key: str, digest: str, result: Result) -> Result:
-        self.records.append((record, key, digest))
-        self.results.append(result)
-        return result
-
-    def stamps(self) -> tuple[tuple[Any, str], ...]:
-        """What a cache entry keeps of them: each request with ``key:digest``."""
-        return tuple((record, f"{key}:{digest}") for record, key, digest in self.records)
 
 
 def plan_request(

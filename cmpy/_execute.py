@@ -30,7 +30,6 @@ import os
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
 
-from . import _dynamic
 from ._cache import Cache, Entry, KeyLock
 from ._ctx import Ctx
 from ._errors import (
@@ -41,7 +40,7 @@ from ._errors import (
     ToolNotFound,
     VersionConflict,
 )
-from ._outcome import exported, from_entry, inherited, new_entry, satisfies, unpack
+from ._outcome import Asked, exported, from_entry, inherited, new_entry, satisfies, unpack
 from ._plan import Node, Plan
 from ._record import Record, field
 from ._registry import Registry
@@ -233,6 +232,8 @@ class Executor:
         otherwise), a dep that answers differently. Any other failure of a
         dep is the run's failure.
         """
+        from . import _dynamic
+
         for query, inherited_env, kwargs, stamp in _dynamic.recorded_requests(entry.dynamic):
             try:
                 _record, key = self._plan_request(node, query, inherited_env, kwargs)
@@ -294,6 +295,8 @@ class Executor:
     ) -> tuple[Any, str]:
         if self.options.host_python:
             inherited_env = {"CMPY_HOST_PYTHON": self.options.host_python, **inherited_env}
+        from . import _dynamic
+
         record, sub = _dynamic.plan_request(
             self.registry,
             parent,
@@ -309,7 +312,7 @@ class Executor:
         self.adr_env_unread += sub.adr_env_unread
         return record, sub.root
 
-    def _asked(self, asked: _dynamic.Asked, record: Any, key: str) -> Result:
+    def _asked(self, asked: Asked, record: Any, key: str) -> Result:
         result = self.results[key]
         return asked.add(record, key, self._digest(key, result), result)
 
@@ -387,7 +390,7 @@ class Executor:
         returned: Any,
         started: float,
         step: _Body,
-        asked: _dynamic.Asked,
+        asked: Asked,
     ) -> Result:
         recipe = node.recipe
         env_out, state_out, version = unpack(returned, recipe.alias)
@@ -505,11 +508,13 @@ class Executor:
 
     def _body_sync(self, step: _Body) -> Result:
         node = step.node
-        asked = _dynamic.Asked()
+        asked = Asked()
 
         def request_sync(query: str, inherited_env: dict[str, str], kwargs: dict[str, Any]) -> Result:
             record, key = self._plan_request(node, query, inherited_env, kwargs)
-            _dynamic.check_wait(self.nodes, self._waits, node, query, key)
+            from ._dynamic import check_wait
+
+            check_wait(self.nodes, self._waits, node, query, key)
             self._eval_sync(key)
             return self._asked(asked, record, key)
 
@@ -623,13 +628,15 @@ class Executor:
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self.options.jobs or os.cpu_count() or 1)
         limiter = self._limiter
-        asked = _dynamic.Asked()
+        asked = Asked()
         token = object()
         held = [False]
 
         async def request(query: str, inherited_env: dict[str, str], kwargs: dict[str, Any]) -> Result:
             record, key = self._plan_request(node, query, inherited_env, kwargs)
-            _dynamic.check_wait(self.nodes, self._waits, node, query, key)
+            from ._dynamic import check_wait
+
+            check_wait(self.nodes, self._waits, node, query, key)
             # a body waiting for its dep must not hold a slot the dep needs
             limiter.release_on_behalf_of(token)
             held[0] = False

@@ -24,7 +24,6 @@ from __future__ import annotations
 import os
 
 from ._errors import CmpyError
-from ._record import Record
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
 if TYPE_CHECKING:
@@ -49,27 +48,54 @@ if TYPE_CHECKING:
 __all__ = ["LoadFailed", "Loader", "Root", "Source", "stamp"]
 
 
-class Root(Record):
-    """A place recipes come from: a folder, or an installed package (``package`` set)."""
+class Root:
+    """A place recipes come from: a folder, or an installed package (``package`` set).
 
-    path: str
-    package: str = ""
-    # an entry point may name one module file rather than a package
-    single_module: bool = False
+    (Plain classes, not records: a record compiles its ``__init__`` on first
+    use, start-up time every command would pay.)
+    """
+
+    __slots__ = ("package", "path", "single_module")
+
+    def __init__(self, path: str, package: str = "", single_module: bool = False) -> None:
+        self.path = path
+        self.package = package
+        # an entry point may name one module file rather than a package
+        self.single_module = single_module
+
+    def _key(self) -> tuple[str, str, bool]:
+        return (self.path, self.package, self.single_module)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Root) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Root({self.path!r}, {self.package!r})"
 
 
-class Source(Record):
+class Source:
     """One thing a loader reads: a module file, a script folder."""
 
-    loader: str
-    # where it is: its identity in the index
-    path: str
-    # what its recipes are defined in: a module name, or the folder's own name
-    module: str
-    # what to stat to know it changed
-    files: tuple[str, ...]
-    # imported by name (a package's module) rather than from its path
-    by_name: bool = False
+    __slots__ = ("by_name", "files", "loader", "module", "path")
+
+    def __init__(
+        self, loader: str, path: str, module: str, files: tuple[str, ...], *, by_name: bool = False
+    ) -> None:
+        self.loader = loader
+        # where it is: its identity in the index
+        self.path = path
+        # what its recipes are defined in: a module name, or the folder's own name
+        self.module = module
+        # what to stat to know it changed
+        self.files = files
+        # imported by name (a package's module) rather than from its path
+        self.by_name = by_name
+
+    def __repr__(self) -> str:
+        return f"Source({self.loader!r}, {self.path!r})"
 
 
 class LoadFailed(CmpyError):

@@ -23,7 +23,26 @@ TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded impo
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["exported", "from_entry", "inherited", "new_entry", "satisfies", "unpack"]
+__all__ = ["Asked", "exported", "from_entry", "inherited", "new_entry", "satisfies", "unpack"]
+
+
+class Asked:
+    """The deps a body asked for with ``ctx.run`` while it ran, in order."""
+
+    __slots__ = ("records", "results")
+
+    def __init__(self) -> None:
+        self.records: list[tuple[Any, str, str]] = []
+        self.results: list[Result] = []
+
+    def add(self, record: Any, key: str, digest: str, result: Result) -> Result:
+        self.records.append((record, key, digest))
+        self.results.append(result)
+        return result
+
+    def stamps(self) -> tuple[tuple[Any, str], ...]:
+        """What a cache entry keeps of them: each request with ``key:digest``."""
+        return tuple((record, f"{key}:{digest}") for record, key, digest in self.records)
 
 
 def satisfies(version: str | None, spec: str) -> bool:

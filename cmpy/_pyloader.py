@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import sys
 
-from . import _fingerprint
 from ._definitions import DEFINITIONS
 from ._hash import digest
 from ._loaders import LoadFailed, Root, Source, stamp
@@ -89,6 +88,8 @@ class PythonModules:
                 found[recipe.uid] = (recipe, value)
         for recipe, body in DEFINITIONS.of_module(source.module):
             found.setdefault(recipe.uid, (recipe, body))
+        from . import _fingerprint
+
         out = []
         for recipe, body in found.values():
             self._bodies[(source.path, recipe.uid)] = body

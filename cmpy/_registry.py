@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable
 from . import _discovery, _index, _selection
 from ._definitions import DEFINITIONS, Definitions
 from ._errors import CmpyError
-from ._fingerprint import of_recipe
 from ._loaders import LoadFailed, Source, stamp
 from ._model import Recipe
 from ._pyloader import PythonModules
@@ -67,6 +66,7 @@ class Registry:
         self._eps: list[_discovery.EntryPoint] = []
         self._signature: list[tuple[str, int]] = []
         self._stamps: dict[str, Any] = {}
+        self._root_sources: dict[Any, tuple[Any, list[Source]]] = {}
         self._defs_seen = -1
         self._scanned = False
         self._selected: dict[Query, Recipe] = {}
@@ -142,8 +142,14 @@ class Registry:
     def _discover(self, eps: list[_discovery.EntryPoint]) -> dict[str, Source]:
         found: dict[str, Source] = {}
         for root in _discovery.roots(eps, _discovery.folders(self._index_dir, self._extra_folders)):
-            loader = next(loader for loader in self.loaders if loader.claims(root))
-            for source in loader.sources(root):
+            # a root's sources change only when one of its folders does (a file added,
+            # removed, renamed): asked again then, not on every command of a process
+            folders = _discovery.folder_stamps(root.path)
+            known = self._root_sources.get(root)
+            if known is None or known[0] != folders:
+                loader = next(loader for loader in self.loaders if loader.claims(root))
+                known = self._root_sources[root] = (folders, loader.sources(root))
+            for source in known[1]:
                 found.setdefault(source.path, source)
         return found
 
@@ -165,6 +171,8 @@ class Registry:
 
     def _rebuild(self) -> None:
         """The tables: the index's, with the program's own recipes on top."""
+        from ._fingerprint import of_recipe
+
         owned = set(self._by_module)
         dynamic = [
             of_recipe(recipe, body) for recipe, body in self._definitions.outside(owned)

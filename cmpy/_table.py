@@ -21,7 +21,6 @@ import pickle
 from collections.abc import Iterable, Iterator
 
 from ._model import Recipe
-from ._record import Record
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
 if TYPE_CHECKING:
@@ -46,16 +45,28 @@ def summary(recipe: Recipe) -> Summary:
     )
 
 
-class _Entry(Record, frozen=False):
+class _Entry:
     """One recipe as the tables know it; the full Recipe is unpickled on demand."""
 
-    alias: str
-    uid: str
-    tags: tuple[str, ...]
-    priority: int
-    where: str
-    blob: bytes | None
-    recipe: Recipe | None = None
+    __slots__ = ("alias", "blob", "priority", "recipe", "tags", "uid", "where")
+
+    def __init__(
+        self,
+        alias: str,
+        uid: str,
+        tags: tuple[str, ...],
+        priority: int,
+        where: str,
+        blob: bytes | None,
+        recipe: Recipe | None = None,
+    ) -> None:
+        self.alias = alias
+        self.uid = uid
+        self.tags = tags
+        self.priority = priority
+        self.where = where
+        self.blob = blob
+        self.recipe = recipe
 
     def load(self) -> Recipe:
         if self.recipe is None:

@@ -59,6 +59,19 @@ def both(ctx: Ctx) -> None:
     pass
 
 
+@script(tags="escaping daemon", alias="escaping-daemon", inputs={"pids": ("HOLD_PIDS", "")})
+def escaping(ctx: Ctx) -> None:
+    # a process in a session of its own: no process group reaches it, only the token
+    ctx.sh_sync(["sh", "-c", 'setsid sleep 60 & echo $! >> "$PIDS"; sleep 30'],
+                env={"PIDS": ctx.env["HOLD_PIDS"]}, quiet=True)
+
+
+@script(tags="leaves daemon", alias="leaves-daemon", inputs={"pids": ("HOLD_PIDS", "")})
+def leaves(ctx: Ctx) -> None:
+    ctx.sh_sync(["sh", "-c", 'setsid sleep 60 > /dev/null 2>&1 & echo $! >> "$PIDS"'],
+                env={"PIDS": ctx.env["HOLD_PIDS"]}, quiet=True)
+
+
 @script(tags="interrupted body", alias="interrupted-body", cache=True)
 def interrupted_body(ctx: Ctx) -> None:
     (ctx.path / "half-written").write_text("x")
@@ -170,3 +183,42 @@ def test_an_interrupted_body_leaves_no_entry(
     assert cmpy.cache.ls("interrupted body") == []
     cache = _api.runtime().cache
     assert not any(Path(cache.entries_dir).rglob("half-written"))
+
+
+def _pid_gone(pid: int, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="the token sweep reads /proc")
+def test_a_killed_cmpy_takes_even_what_left_its_process_group(
+    setup: dict[str, str], tmp_path: Path
+) -> None:
+    pids = tmp_path / "pids"
+    proc = _start(setup, "escaping daemon", f"--pids={pids}")
+    _wait_for(pids, "\n")
+    (daemon,) = map(int, pids.read_text().split())
+    proc.kill()
+    proc.communicate(timeout=30)
+    assert _pid_gone(daemon), "a process that left the group outlived a SIGKILLed cmpy"
+
+
+def test_a_daemon_a_finished_command_left_behind_outlives_a_normal_exit(
+    setup: dict[str, str], tmp_path: Path
+) -> None:
+    pids = tmp_path / "pids"
+    proc = _start(setup, "leaves daemon", f"--pids={pids}")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    (daemon,) = map(int, pids.read_text().split())
+    try:
+        time.sleep(0.5)  # the watchdog has seen the end of the pipe by now
+        os.kill(daemon, 0)  # still there: a server started on purpose lives on
+    finally:
+        os.kill(daemon, signal.SIGKILL)
