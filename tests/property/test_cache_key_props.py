@@ -21,7 +21,7 @@ from _recipe_graphs import (
     settings_for,
     with_request,
 )
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from cmpy._model import Input, Recipe
@@ -39,6 +39,12 @@ def _check_merkle(before: Plan, after: Plan, hit: set[str]) -> None:
         assert key not in after.nodes, f"{before.nodes[key].label} kept its key"
     for key in untouched:
         assert key in after.nodes, f"{before.nodes[key].label} lost its key"
+
+
+def _planned(graph: Graph, the_plan: Plan) -> list[int]:
+    """The indexes of the recipes of ``graph`` that have a node in ``the_plan``."""
+    aliases = {n.recipe.alias for n in the_plan.nodes.values()}
+    return [i for i, r in enumerate(graph.recipes) if r.alias in aliases]
 
 
 @settings_for(100)
@@ -63,11 +69,10 @@ def test_fingerprint_change_is_merkle(data: st.DataObject, graph: Graph) -> None
     that depends on one of them, at any depth; a node that reaches none keeps its key."""
     request = data.draw(requests(graph))
     before = plan(graph.selector(), request)
-    index = data.draw(st.integers(0, len(graph.recipes) - 1))
+    # a recipe the plan holds (one behind a condition that does not hold has no node)
+    index = data.draw(st.sampled_from(_planned(graph, before)))
     alias = f"r{index}"
     hit = {k for k, n in before.nodes.items() if n.recipe.alias == alias}
-    if not hit:  # that recipe is behind a condition that does not hold
-        return
     edited = graph.edited(index)
     request = with_request(request, recipe=edited.root)
     after = plan(edited.selector(), request)
@@ -91,12 +96,11 @@ def test_read_env_change_is_merkle(data: st.DataObject, graph: Graph, what: str)
     if what == "SHARED":
         key = "SHARED_A"
         hit = {k for k, n in before.nodes.items() if "SHARED_*" in n.recipe.reads}
+        assume(hit)  # no recipe of the plan reads SHARED_*
     else:
-        index = data.draw(st.integers(0, len(graph.recipes) - 1))
+        index = data.draw(st.sampled_from(_planned(graph, before)))
         key = f"R{index}_{what}"
         hit = {k for k, n in before.nodes.items() if n.recipe.alias == f"r{index}"}
-    if not hit:
-        return
     after = plan(graph.selector(), with_request(request, env={**request.env, key: "zz"}))
     _check_merkle(before, after, hit)
 
@@ -118,6 +122,7 @@ def test_condition_keys_are_read(data: st.DataObject, graph: Graph, key: str) ->
         return any(key in d.when_env or key in d.skip_env for d in deps)
 
     hit = {k for k, n in before.nodes.items() if tests_key(n)}
+    assume(hit)  # no node of the plan has a dep that tests the key
     after = plan(graph.selector(), with_request(request, env={**request.env, key: "zz"}))
     for changed in reaching(before, hit, post=False):
         assert changed not in after.nodes
