@@ -114,6 +114,16 @@ class _Body:
         self.folder = folder
 
 
+class _Stopped(Exception):
+    """An interruption on its way through the event loop (asyncio stops a loop whose task
+    raises KeyboardInterrupt, the caller's loop under ``arun`` too); turned back into the
+    :class:`Interrupted` it carries where the run ends. Never leaves the executor."""
+
+    def __init__(self, interrupted: Interrupted) -> None:
+        super().__init__(str(interrupted))
+        self.interrupted = interrupted
+
+
 if TYPE_CHECKING:
     _Step = _Need | _Lock | _Body
     _Steps = Generator[_Step, Any, Result]
@@ -495,7 +505,10 @@ class Executor:
                 step.lock.acquire()
             return None
         if step.node.recipe.is_async:
-            return self._in_loop(self._body_async, step)
+            try:
+                return self._in_loop(self._body_async, step)
+            except _Stopped as stopped:
+                raise stopped.interrupted from None
         return self._body_sync(step)
 
     def _in_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -544,7 +557,10 @@ class Executor:
         try:
             return await self._eval_async(self.root)
         except BaseException as exc:
-            raise self._answer(exc) from None
+            answer = self._answer(exc)
+            if isinstance(answer, _Stopped):
+                answer = answer.interrupted
+            raise answer from None
 
     async def _eval_async(self, key: str) -> Result:
         import anyio
@@ -667,6 +683,8 @@ class Executor:
             return self._finish(node, ctx, returned, started, step, asked)
         except BaseException as exc:
             raised = self._body_failed(node, ctx, exc, started)
+            if isinstance(raised, Interrupted):
+                raise _Stopped(raised) from None
             if raised is exc:
                 raise
             raise raised from _cause(exc)

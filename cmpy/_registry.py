@@ -120,7 +120,11 @@ class Registry:
         changed = changed or set(records) != set(old)
         self._eps, self._signature, self._stamps = eps, signature, stamps
         self._sources = sources
-        self._by_module = {s.module: s for s in sources.values()}
+        by_module = {s.module: s for s in sources.values()}
+        # a source that is gone takes its recipes along: they were a loader's, not the program's
+        for module in set(self._by_module) - set(by_module):
+            self._definitions.forget(module)
+        self._by_module = by_module
         self._records = records
         self.broken = {path: r[6] for path, r in records.items() if r[6]}
         lookup = None if changed or index is None else index.get("lookup")
@@ -183,7 +187,13 @@ class Registry:
             lookup, warnings, _notices = build_lookup(self._summaries() + lite)
             self.warnings = warnings
             kept = lookup["entries"]
-            dynamic = [r for r in dynamic if r.uid in kept and kept[r.uid][6] == b""]
+            # the very definition the tables kept for each uid (another with the same uid
+            # was reported, not served: its tags must not decide what this one matches)
+            dynamic = [
+                r
+                for r in dynamic
+                if r.uid in kept and kept[r.uid][6] == b"" and kept[r.uid][5] == r.where
+            ]
         table = Table(lookup, dynamic)
         table.reuse(self._table)
         self._table = table

@@ -347,15 +347,6 @@ def test_find_leaves_out_every_recipe_with_an_excluded_tag(
     assert "detect-os" in others and not any(a.startswith("toolbox-") for a in others)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "two program-defined recipes with one uid: the tables index the first one's tags "
-        "(build_lookup keeps the first) but serve the last one (Table's dynamic dict keeps "
-        "the last), so '-beta' returns a recipe tagged beta (cmpy/_registry.py _rebuild, "
-        "cmpy/_table.py Table)"
-    ),
-)
 def test_excluded_tag_holds_for_a_uid_defined_twice(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

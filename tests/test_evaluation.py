@@ -248,3 +248,55 @@ def test_nothing_private_leaves_the_executor() -> None:
 
     assert not hasattr(execute, "_DepFailed")
     assert "_DepFailed" not in repr(_api)
+
+
+ARUN_INTERRUPTED = """
+import asyncio, sys
+import cmpy
+from cmpy import Ctx, Dep, Interrupted, script
+
+@script(tags="calm one")
+async def calm(ctx: Ctx) -> None:
+    await asyncio.sleep(0.5)
+
+@script(tags="stops two")
+async def stops(ctx: Ctx) -> None:
+    raise Interrupted("the thing it did", note="nothing kept")
+
+@script(tags="pair top", deps=[Dep("calm one"), Dep("stops two")])
+def top(ctx: Ctx) -> None:
+    pass
+
+async def main() -> str:
+    try:
+        await cmpy.arun("pair top", jobs=4, quiet=True)
+    except Interrupted as exc:
+        return str(exc)
+    return "not interrupted"
+
+said = asyncio.run(main())
+print(said)
+print("the loop went on")
+"""
+
+
+def test_an_interruption_under_arun_reaches_the_caller_and_no_further(tmp_path: object) -> None:
+    """asyncio stops a loop whose task raises KeyboardInterrupt: the executor carries an
+    interruption through its tasks as an ordinary exception and raises it to the caller only."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", ARUN_INTERRUPTED],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "CMPY_HOME": str(tmp_path)},
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines == [
+        "interrupted by Ctrl-C while running stops: the thing it did (nothing kept)",
+        "the loop went on",
+    ]

@@ -180,3 +180,22 @@ def test_a_users_detect_os_overrides_the_built_in_for_every_recipe(
     assert "overrides detect-os" in capsys.readouterr().err
     assert main(["show", "detect-os"]) == 0
     assert str(folder / "os.py") in capsys.readouterr().out
+
+
+def test_a_removed_module_takes_its_recipes_along(recipe_dir: Write) -> None:
+    """In one process: a module deleted from the recipe path is no longer a source of recipes."""
+    import cmpy
+
+    path = recipe_dir(
+        "fleeting",
+        """
+        from cmpy import script
+
+        @script(tags="fleeting thing", alias="fleeting-thing")
+        def fleeting(ctx): return {}
+        """,
+    )
+    assert [d["alias"] for d in cmpy.find("fleeting")] == ["fleeting-thing"]
+    assert run("fleeting thing", quiet=True).recipe == "fleeting-thing"  # its body was imported
+    path.unlink()
+    assert cmpy.find("fleeting") == []
