@@ -157,6 +157,14 @@ def read_options(ctx: Ctx) -> Options:
     if user_conf and not os.path.isfile(user_conf):
         raise UsageError(f"--user_conf={user_conf!r}: no such file")
     output = env.get("CMPY_MLPERF_OUTPUT_DIR", "").strip()
+    count = _number("count", env.get("CMPY_MLPERF_COUNT", ""), int)
+    # CM's spelling of --count; both given must agree
+    alias = _number("test_query_count", env.get("CMPY_MLPERF_TEST_QUERY_COUNT", ""), int)
+    if count is not None and alias is not None and count != alias:
+        raise UsageError(
+            f"--count={count} and --test_query_count={alias} ask for different counts",
+            hint="--test_query_count is CM's name for --count: give one of them",
+        )
     return Options(
         scenarios=parse_scenarios(env.get("CMPY_MLPERF_SCENARIO", "")),
         modes=modes,
@@ -166,7 +174,7 @@ def read_options(ctx: Ctx) -> Options:
             "target_latency", env.get("CMPY_MLPERF_TARGET_LATENCY", ""), float
         ),
         min_duration_ms=_number("min_duration", env.get("CMPY_MLPERF_MIN_DURATION", ""), int),
-        first=_number("count", env.get("CMPY_MLPERF_COUNT", ""), int),
+        first=count if count is not None else alias,
         max_batchsize=_number("max_batchsize", env.get("CMPY_MLPERF_MAX_BATCHSIZE", ""), int) or 64,
         threads=_number("threads", env.get("CMPY_MLPERF_THREADS", ""), int),
         user_conf=os.path.abspath(user_conf) if user_conf else None,
@@ -211,6 +219,19 @@ _INPUTS = {
     "division": ("CMPY_MLPERF_DIVISION", "_submission: open or closed (default open)"),
     "submitter": ("CMPY_MLPERF_SUBMITTER", "_submission: the submitter's name"),
     "system_name": ("CMPY_MLPERF_SYSTEM_NAME", "_submission: the system's name"),
+    "submission_round": (
+        "CMPY_MLPERF_SUBMISSION_ROUND",
+        "_submission: the round's layout, v6.1 ... v5.0 (default: the LoadGen's round)",
+    ),
+    "checker": (
+        "CMPY_MLPERF_CHECKER",
+        "_submission: MLPerf's checker, an inference checkout; fetch; no (default: a cached one)",
+    ),
+    "system_meta": (
+        "CMPY_MLPERF_SYSTEM_META",
+        "_submission: a JSON file of systems JSON fields (cooling, host_networking, ...)",
+    ),
+    "test_query_count": ("CMPY_MLPERF_TEST_QUERY_COUNT", "CM's name for --count"),
 }
 
 
@@ -473,32 +494,62 @@ class Bench:
         return env
 
     def submit(self) -> Result:
-        """Lay the results out as MLPerf asks (``generate mlperf-inference submission``)."""
+        """Lay the results out as MLPerf asks (``generate mlperf-inference submission``).
+
+        It also writes ``OUTPUT_DIR/provenance.json``: every recipe below this
+        run with its version, and the packages the bodies imported, which the
+        tree's ``src/`` keeps. The checker's verdict (or why there was none)
+        is said with the report.
+        """
+        import json
+
+        from .mlperf_sources import provenance_of
+
+        ctx = self.ctx
         framework = "none (null backend)"
         if self.kind == "onnxruntime":
             framework = f"onnxruntime {self.versions.get('onnxruntime', '')}".strip()
-        variations = " ".join("_" + v for v in self.ctx.variations if v != "submission")
+        variations = " ".join("_" + v for v in ctx.variations if v != "submission")
         inputs = {
-            name: self.ctx.env.get(key, "")
+            name: ctx.env.get(key, "")
             for name, (key, _help) in _INPUTS.items()
             # the README adds scenario, mode and the user.conf, which holds the load
-            if name in ("count", "max_batchsize", "threads") and self.ctx.env.get(key, "")
+            if name in ("max_batchsize", "threads") and ctx.env.get(key, "")
         }
+        if self.opts.first is not None:
+            inputs["count"] = str(self.opts.first)  # --test_query_count too
         command = f'cmpy run "app mlperf inference {variations}"' + "".join(
             f" --{name}={value}" for name, value in sorted(inputs.items())
         )
-        return self.ctx.run_sync(
+        provenance = self.opts.output_dir / "provenance.json"
+        document = provenance_of(
+            list(ctx.deps.values()),
+            app=(ctx.recipe, ctx.variations),
+            packages={"mlcommons-loadgen": self.loadgen, **self.versions},
+        )
+        provenance.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        tree = ctx.run_sync(
             "generate mlperf-inference submission",
             results_dir=str(self.opts.output_dir),
-            submission_dir=self.ctx.env.get("CMPY_MLPERF_SUBMISSION_DIR", ""),
-            division=self.ctx.env.get("CMPY_MLPERF_DIVISION", ""),
-            submitter=self.ctx.env.get("CMPY_MLPERF_SUBMITTER", ""),
-            system_name=self.ctx.env.get("CMPY_MLPERF_SYSTEM_NAME", ""),
+            submission_dir=ctx.env.get("CMPY_MLPERF_SUBMISSION_DIR", ""),
+            division=ctx.env.get("CMPY_MLPERF_DIVISION", ""),
+            submitter=ctx.env.get("CMPY_MLPERF_SUBMITTER", ""),
+            system_name=ctx.env.get("CMPY_MLPERF_SYSTEM_NAME", ""),
+            submission_round=ctx.env.get("CMPY_MLPERF_SUBMISSION_ROUND", ""),
+            checker=ctx.env.get("CMPY_MLPERF_CHECKER", ""),
+            system_meta=ctx.env.get("CMPY_MLPERF_SYSTEM_META", ""),
+            provenance=str(provenance),
             framework=framework,
             weights=self.model.get("CMPY_ML_MODEL_FILE", "") if self.model else "",
             precision=self.model.get("CMPY_ML_MODEL_PRECISION", "") if self.model else "",
             reproduce=command,
         )
+        check = tree.state.get("mlperf_submission", {}).get("check", {})
+        self.say(*(f"checker: {line}" for line in check.get("summary", [])))
+        expected = check.get("expected") or {}
+        if expected:
+            self.say("  failed by construction, as expected: " + ", ".join(expected))
+        return tree
 
 
 def headline_env(by_mode: dict[str, ResultRecord]) -> dict[str, str]:
@@ -529,6 +580,13 @@ def _ms(ns: float) -> str:
     return f"{ns / 1e6:.3f} ms"
 
 
+# LoadGen measures each Offline sample from the issue of the run's one query.
+OFFLINE_LATENCY = (
+    "Offline latency is the time from the one query's issue to each sample's completion: "
+    "it grows with the run and is not a per-sample latency"
+)
+
+
 def describe(record: ResultRecord, seen_notes: set[str]) -> list[str]:
     """Lines for people about one run: verdict, headline, latencies, notes not yet shown."""
     lines: list[str] = []
@@ -553,6 +611,9 @@ def describe(record: ResultRecord, seen_notes: set[str]) -> list[str]:
         if latency:
             shown = [f"{p} {_ms(latency[p])}" for p in ("p50", "p90", "p99", "max") if p in latency]
             lines.append("  latency: " + ", ".join(shown))
+            if record.scenario == "Offline" and OFFLINE_LATENCY not in seen_notes:
+                seen_notes.add(OFFLINE_LATENCY)
+                lines.append(f"  note: {OFFLINE_LATENCY}")
     for note in record.notes:
         # the harness speaks to Python callers; here the switch is a variation
         note = note.replace("use official=True", "add _official")

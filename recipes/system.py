@@ -1,8 +1,10 @@
 """Recipes that describe the host: ``detect os`` and ``detect cpu``.
 
 Both are detectors: not cached, cheap, and they export only facts that do
-not change from one run to the next (no clock speeds, no load), so that a
-cached recipe depending on them stays valid until the machine really changes.
+not change from one run to the next (the CPU's top clock, never the current
+one; no load), so that a cached recipe depending on them stays valid until
+the machine really changes. ``recipes/hardware.py`` describes memory,
+storage and network cards the same way.
 """
 
 from __future__ import annotations
@@ -232,7 +234,7 @@ def _from_sysctl(ctx: Ctx) -> dict[str, str | int | list[str]]:
     dry_run_safe=True,
 )
 def detect_cpu(ctx: Ctx) -> dict[str, str]:
-    """Detect the CPU: model, vendor, sockets, physical and logical cores, flags, caches."""
+    """Detect the CPU: model, vendor, sockets, cores, flags, caches, top clock where known."""
     info: dict[str, str | int | list[str]] = {}
     cpuinfo = Path(ctx.env.get("CMPY_CPUINFO_FILE") or "/proc/cpuinfo")
     try:
@@ -250,9 +252,10 @@ def detect_cpu(ctx: Ctx) -> dict[str, str]:
         import platform
 
         info["model"] = platform.processor() or platform.machine()
-    logical = os.cpu_count() or int(info.get("logical_cores") or 1)  # type: ignore[call-overload]
-    physical = int(info.get("physical_cores") or logical)  # type: ignore[call-overload]
-    sockets = int(info.get("sockets") or 1)  # type: ignore[call-overload]
+    # a count is an int from cpuinfo and text from lscpu or sysctl
+    logical = os.cpu_count() or int(str(info.get("logical_cores") or 1))
+    physical = int(str(info.get("physical_cores") or logical))
+    sockets = int(str(info.get("sockets") or 1))
     flags = info.get("flags") or []
     model = re.sub(r"\s+", " ", str(info["model"])).strip()
     env = {
@@ -268,4 +271,25 @@ def detect_cpu(ctx: Ctx) -> dict[str, str]:
     sysfs = Path(ctx.env.get("CMPY_CPU_SYSFS_DIR") or "/sys/devices/system/cpu")
     for level, size in read_caches(sysfs).items():
         env[f"CMPY_HOST_CPU_{level}_CACHE_SIZE"] = size
+    mhz = max_frequency_mhz(sysfs, model)
+    if mhz:
+        env["CMPY_HOST_CPU_MAX_FREQUENCY_MHZ"] = str(mhz)
     return env
+
+
+def max_frequency_mhz(cpu_dir: Path, model: str) -> int | None:
+    """The CPU's highest clock in MHz: cpufreq's ``cpuinfo_max_freq``, else the model's "@ 2.90GHz".
+
+    Both are facts of the part, unlike the current clock, which changes by the second.
+    """
+    try:
+        khz = (cpu_dir / "cpu0" / "cpufreq" / "cpuinfo_max_freq").read_text().strip()
+    except OSError:
+        khz = ""
+    if khz.isdigit() and int(khz):
+        return round(int(khz) / 1000)
+    found = re.search(r"@\s*(\d+(?:\.\d+)?)\s*([GM])Hz", model, flags=re.IGNORECASE)
+    if found:
+        value = float(found.group(1))
+        return round(value * 1000) if found.group(2).upper() == "G" else round(value)
+    return None

@@ -105,6 +105,14 @@ def test_the_report_on_stdout(digits_home: Path, capsys: pytest.CaptureFixture[s
     assert "Offline performance: VALID" in out and "samples/s:" in out and "latency: p50" in out
     assert "Offline accuracy: top-1 accuracy 9" in out
     assert "note: NOT an official MLPerf run" in out
+    # what Offline's latency means, once, right after the figures it explains
+    lines = out.splitlines()
+    latency = next(i for i, line in enumerate(lines) if line.startswith("  latency: p50"))
+    assert lines[latency + 1] == (
+        "  note: Offline latency is the time from the one query's issue to each sample's "
+        "completion: it grows with the run and is not a per-sample latency"
+    )
+    assert out.count("Offline latency is") == 1
     assert f"results: {r['CMPY_MLPERF_RESULTS_JSON']}" in out
 
 
@@ -199,6 +207,8 @@ def test_find_performance_searches_only_server_and_offline(digits_home: Path) ->
 
 
 def test_submission_tree(digits_home: Path, tmp_path: Path) -> None:
+    from _submission_rules import check_tree
+
     from cmpy.loadgen import read_user_conf
 
     where = tmp_path / "submission"
@@ -206,38 +216,45 @@ def test_submission_tree(digits_home: Path, tmp_path: Path) -> None:
         "app mlperf inference _submission",
         scenario="Offline",
         submission_dir=str(where),
-        submitter="Tester Inc",
+        submitter="Tester_Inc",
         system_name="box1",
+        output_dir=str(tmp_path / "out"),
     )
-    root = where / "open" / "tester-inc"
     assert r["CMPY_MLPERF_SUBMISSION_DIR"] == str(where)
-    system = json.loads((root / "systems" / "box1.json").read_text())
-    for field in (
-        "division", "submitter", "status", "system_name", "system_type", "number_of_nodes",
-        "host_processor_model_name", "host_processors_per_node", "host_processor_core_count",
-        "host_memory_capacity", "accelerators_per_node", "framework", "operating_system",
-        "other_software_stack",
-    ):  # fmt: skip
-        assert field in system, field
+    made = r.state["mlperf_submission"]
+    system = check_tree(
+        where,
+        division="open",
+        submitter="Tester_Inc",
+        system="box1",
+        benchmark="digits",
+        scenarios=["Offline"],
+        round_name=made["round"],
+        output_dir=tmp_path / "out",
+    )
     assert system["system_name"] == "box1" and system["division"] == "open"
     assert system["framework"].startswith("onnxruntime ")
-    assert system["host_processor_core_count"] >= 1 and system["accelerators_per_node"] == 0
-    assert "not a valid submission" in system["sw_notes"]
+    assert int(system["host_processor_core_count"]) >= 1 and system["accelerators_per_node"] == "0"
+    assert "not a valid MLPerf result" in system["sw_notes"]
 
-    results = root / "results" / "box1" / "digits" / "Offline"
-    for name in ("mlperf_log_summary.txt", "mlperf_log_detail.txt"):
-        assert (results / "performance" / "run_1" / name).is_file()
-    assert (results / "accuracy" / "mlperf_log_accuracy.json").is_file()
+    results = where / "open" / "Tester_Inc" / "results" / "box1" / "digits" / "Offline"
     accuracy = (results / "accuracy" / "accuracy.txt").read_text()
     assert accuracy.startswith("accuracy=9") and "total=450" in accuracy
-
-    measurements = root / "measurements" / "box1" / "digits" / "Offline"
-    readme = (measurements / "README.md").read_text()
+    readme = (results / "README.md").read_text()
     assert 'cmpy run "app mlperf inference' in readme and "--scenario=Offline" in readme
-    conf = read_user_conf(measurements / "user.conf").lookup("digits", "Offline")
+    conf = read_user_conf(results / "user.conf").lookup("digits", "Offline")
     assert float(conf["target_qps"]) > 0 and conf["min_duration"] == str(SHORT)
-    details = json.loads((measurements / "box1_cmpy-onnxruntime-cpu_Offline.json").read_text())
+    details = json.loads((results / "measurements.json").read_text())
     assert details["starting_weights_filename"] == "digits.onnx"
+    assert made["expected_failures"].keys() == {
+        "performance_sample_count",
+        "dataset_size",
+        "min_duration",
+    }
+    # the submitter is a folder name the checker compares with the systems JSON
+    with pytest.raises(UsageError, match="cannot name a folder") as info:
+        mlperf("app mlperf inference _null _submission", mode="both", submitter="Tester Inc")
+    assert "generate mlperf-inference submission" in str(info.value)  # the runs are kept
 
 
 def test_usage_errors_before_anything_runs(digits_home: Path) -> None:
@@ -320,3 +337,46 @@ def test_resnet50_chain_with_stand_ins(resnet50_mirror: dict[str, dict[str, obje
     assert accuracy["accuracy"]["count"] == 3
     settings = document["results"]["Offline"]["performance"]["settings"]
     assert settings["model"] == "resnet50" and settings["performance_sample_count"] == 3
+
+
+@pytest.mark.slow
+def test_resnet50_submission_tree(
+    resnet50_mirror: dict[str, dict[str, object]], tmp_path: Path
+) -> None:
+    """The ResNet50 tree (stand-in files, 3 images): resnet's layout, no model mapping."""
+    from _submission_rules import check_tree
+
+    r = run(
+        "app mlperf inference _resnet50 _submission",
+        scenario="Offline",
+        min_duration=SHORT,
+        adr=resnet50_mirror,
+        output_dir=str(tmp_path / "out"),
+        submission_dir=str(tmp_path / "tree"),
+        system_name="box1",
+        quiet=True,
+    )
+    made = r.state["mlperf_submission"]
+    assert made["benchmark"] == "resnet"
+    check_tree(
+        tmp_path / "tree",
+        division="open",
+        submitter="cmpy",
+        system="box1",
+        benchmark="resnet",
+        scenarios=["Offline"],
+        round_name=made["round"],
+        output_dir=tmp_path / "out",
+    )
+    root = tmp_path / "tree" / "open" / "cmpy"
+    assert not (root / "model_mapping.json").exists()
+    details = json.loads(
+        (root / "results" / "box1" / "resnet" / "Offline" / "measurements.json").read_text()
+    )
+    assert details["starting_weights_filename"].endswith(".onnx")
+    # 3 images and short runs: what a full ImageNet _official run would not fail
+    assert made["expected_failures"].keys() == {
+        "performance_sample_count",
+        "dataset_size",
+        "min_duration",
+    }
