@@ -12,7 +12,6 @@ A performance run holds the machine-wide benchmark lock (``_lock.py``).
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
@@ -24,10 +23,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from cmpy._errors import CmpyError, UsageError
 from cmpy.loadgen._accuracy import score_classification
-from cmpy.loadgen._calibrate import Calibration, apply_caps, calibrate_loaded
+from cmpy.loadgen._calibrate import Calibration, calibrate_loaded
 from cmpy.loadgen._child import Stopped, can_fork, run_in_child
 from cmpy.loadgen._lock import BenchmarkLock
 from cmpy.loadgen._logparse import ResultRecord, parse_detail_log
+from cmpy.loadgen._outdir import RESULTS_FILE, clear, missing_folders, write_json
+from cmpy.loadgen._plan import Plan, plan_run
 from cmpy.loadgen._progress import ProgressLine
 from cmpy.loadgen._settings import LoadgenSettings, Mode, Scenario, expand_modes
 from cmpy.loadgen._stop import Interruptible
@@ -40,15 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["calibrate", "run_benchmark", "run_modes"]
 
 T = TypeVar("T")
-
-RESULTS_FILE = "results.json"
-# what LoadGen writes into a run's folder
-LOG_FILES = (
-    "mlperf_log_summary.txt",
-    "mlperf_log_detail.txt",
-    "mlperf_log_accuracy.json",
-    "mlperf_log_trace.json",
-)
 
 
 def run_benchmark(
@@ -66,12 +58,15 @@ def run_benchmark(
     wait: bool = True,
     notify: Callable[[str], None] | None = None,
     in_process: bool = False,
+    plan_memory: int | None = None,
 ) -> ResultRecord:
     """Run LoadGen once and return what its logs say, scored when labels exist.
 
     Loads the backend for ``dataset``, fills unset load figures from a short
-    measurement (``calibrate``), caps what an unofficial run may plan, runs
-    LoadGen into ``output_dir`` and writes ``results.json`` beside its logs.
+    measurement (``calibrate``), fits what the run plans into memory (an
+    unofficial run whose plan is cut short is held to the rate that makes it
+    last the minimum duration, and a note says so), runs LoadGen into
+    ``output_dir`` and writes ``results.json`` beside its logs.
     The backend is closed at the end. All of that happens in a forked child
     process unless ``in_process``, so the ``backend`` and ``dataset``
     objects passed keep their state here.
@@ -101,7 +96,10 @@ def run_benchmark(
         no ``fork``): the backend's and data set's own state changes here,
         but a stop request ends an Offline run at once and the other
         scenarios only at their minimum duration.
-    :raises UsageError: bad arguments, or a user.conf that does not parse.
+    :param plan_memory: bytes LoadGen's plan may take (default: a share of
+        the memory available, see ``cmpy.loadgen._plan.memory_budget``).
+    :raises UsageError: bad arguments, a user.conf that does not parse, or a
+        min_query_count that alone plans more than the memory allows.
     :raises BackendError: the backend could not load or failed mid-run.
     :raises BenchmarkBusy: ``wait=False`` and another benchmark is running.
     :raises cmpy.Interrupted: the run was stopped (see above).
@@ -114,15 +112,15 @@ def run_benchmark(
     if settings.user_conf:
         settings = settings.with_user_conf(settings.user_conf)
     out = Path(output_dir)
-    made = _missing_folders(out)
+    made = missing_folders(out)
     out.mkdir(parents=True, exist_ok=True)
-    _clear(out)  # an earlier run's logs here would read as this one's
+    clear(out)  # an earlier run's logs here would read as this one's
     started = time.time()
     label = f"{settings.scenario.value} {settings.mode.value}"
 
     def measure(
         report: Callable[[str], None], stop: Interruptible | None, scratch: str
-    ) -> tuple[LoadgenSettings, Calibration | None, tuple[str, ...], RunStats]:
+    ) -> tuple[LoadgenSettings, Calibration | None, Plan | None, RunStats]:
         run_settings = settings
         report("loading the backend")
         backend.load(dataset)
@@ -139,7 +137,7 @@ def run_benchmark(
                     stop=stop,
                     log_root=scratch,
                 )
-            run_settings, cap_notes = apply_caps(run_settings)
+            run_settings, plan = plan_run(run_settings, budget=plan_memory)
             test_settings = run_settings.to_test_settings()
             report("running")
             # The SUT exists only inside run_loadgen; the progress line reads it
@@ -163,9 +161,14 @@ def run_benchmark(
                         threads=workers,
                         on_start=box.append,
                         stop=stop,
+                        max_rate=plan.max_rate if plan else None,
                     )
             except MemoryError:  # LoadGen allocates what it plans up front
-                planned = f": {cap_notes[0]}" if cap_notes else ""
+                planned = (
+                    f": this run plans {plan.planned:,} {plan.unit} (~{plan.bytes >> 20:,} MiB)"
+                    if plan
+                    else ""
+                )
                 raise CmpyError(
                     f"the {label} run ran out of memory{planned}",
                     hint="plan less: a lower target_qps (Offline issues 1.1 x target_qps x "
@@ -174,10 +177,10 @@ def run_benchmark(
                 ) from None
         finally:
             _close(backend)
-        return run_settings, calibration, cap_notes, stats
+        return run_settings, calibration, plan, stats
 
     # A run that failed keeps its logs (they may say why) but gets no results.json.
-    settings, calibration, cap_notes, stats = _measure(
+    settings, calibration, plan, stats = _measure(
         measure,
         what=f"the {label} run",
         locked=settings.mode is Mode.PERFORMANCE,
@@ -185,7 +188,7 @@ def run_benchmark(
         wait=wait,
         notify=notify,
         in_process=in_process,
-        partial=lambda: _clear(out, remove_folders=made),
+        partial=lambda: clear(out, remove_folders=made),
     )
 
     record = parse_detail_log(out)
@@ -194,7 +197,12 @@ def run_benchmark(
         accuracy = score_classification(
             out, dataset.labels, dtype=stats.output_dtype, label_offset=label_offset
         )
-    notes = settings.notes + cap_notes + (calibration.notes if calibration else ())
+    cap_note = plan.note(stats.held_back_s) if plan else None
+    notes = (
+        settings.notes
+        + (calibration.notes if calibration else ())
+        + ((cap_note,) if cap_note else ())
+    )
     record = record.replace(
         accuracy=accuracy,
         notes=notes,
@@ -206,6 +214,8 @@ def run_benchmark(
             "max_batchsize": max_batchsize,
             "threads": workers if settings.scenario in (Scenario.SERVER, Scenario.OFFLINE) else 0,
             "calibration": calibration.to_dict() if calibration else None,
+            "plan": plan.to_dict() if plan else None,
+            "held_back_s": round(stats.held_back_s, 4),
             "samples_completed": stats.samples,
             "queries_issued": stats.queries,
             "output_dtype": stats.output_dtype,
@@ -216,7 +226,7 @@ def run_benchmark(
             "machine": platform.machine(),
         },
     )
-    _write_json(out / RESULTS_FILE, record.to_dict())
+    write_json(out / RESULTS_FILE, record.to_dict())
     return record
 
 
@@ -248,7 +258,7 @@ def run_modes(
             settings.replace(mode=mode), backend, dataset, out / mode.value, **options
         )
     combined = {mode.value: record.to_dict() for mode, record in records.items()}
-    _write_json(out / RESULTS_FILE, combined)
+    write_json(out / RESULTS_FILE, combined)
     return records
 
 
@@ -259,7 +269,7 @@ def calibrate(
     *,
     max_batchsize: int = 64,
     threads: int | None = None,
-    pilot_ms: int = 300,
+    pilot_ms: int | None = None,
     cancelled: Callable[[], bool] | None = None,
     wait: bool = True,
     notify: Callable[[str], None] | None = None,
@@ -367,47 +377,10 @@ def _stopped_while(phase: str, what: str) -> str:
     return what
 
 
-def _missing_folders(out: Path) -> tuple[Path, ...]:
-    """The folders of ``out``'s path that do not exist yet, innermost first."""
-    missing: list[Path] = []
-    folder = out.absolute()
-    while not folder.exists() and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    return tuple(missing)
-
-
-def _clear(out: Path, *, remove_folders: tuple[Path, ...] = ()) -> bool:
-    """Remove LoadGen's logs and the results file from ``out``; whether there were any.
-
-    ``remove_folders`` (innermost first) go too, as long as they are empty.
-    """
-    removed = False
-    for name in (*LOG_FILES, RESULTS_FILE):
-        try:
-            (out / name).unlink()
-            removed = True
-        except FileNotFoundError:
-            pass
-    for folder in remove_folders:
-        try:
-            folder.rmdir()
-        except OSError:  # not empty: someone else's files
-            break
-    return removed
-
-
 def _close(backend: Backend) -> None:
     close = getattr(backend, "close", None)
     if callable(close):
         close()
-
-
-def _write_json(path: Path, document: Any) -> None:
-    """Write ``path`` whole or not at all (a reader never sees half of it)."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    partial.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    os.replace(partial, path)
 
 
 def _resolve_threads(threads: int | None, backend: Backend) -> int:

@@ -6,8 +6,14 @@ millions of samples; too low: the run ends before the minimum duration and
 is INVALID), and SingleStream/MultiStream pre-generate queries from the
 expected latency (too high: INVALID for the same reason). Guessing these is
 the most common way to waste a run, so the harness measures instead: it
-times the backend directly, then runs a fraction of a second of LoadGen in
-the same scenario, and plans from what that achieved.
+times the backend directly, then runs a short LoadGen pilot in the same
+scenario (a twentieth of the minimum duration, from 300 ms to 3 s: a long
+run gets a longer, steadier measurement), and plans from what that
+achieved. The Offline rate is LoadGen's own figure for the pilot, which
+counts what the harness cannot see (the binding building the query's
+Python lists before the SUT gets it), so the run plans for the rate LoadGen
+will measure. What the plan then costs in memory, and what is done when it
+does not fit, is ``_plan.py``'s part.
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cmpy._errors import UsageError
+from cmpy._errors import CmpyError, UsageError
 from cmpy.loadgen._child import Stopped
+from cmpy.loadgen._logparse import parse_detail_log
 from cmpy.loadgen._optional import import_numpy
-from cmpy.loadgen._settings import UNOFFICIAL_MIN_DURATION_MS, LoadgenSettings, Mode, Scenario
+from cmpy.loadgen._plan import effective_duration_s, plan_run
+from cmpy.loadgen._settings import LoadgenSettings, Mode, Scenario
 from cmpy.loadgen._sut import RunStats, run_loadgen
 
 if TYPE_CHECKING:
@@ -28,16 +36,18 @@ if TYPE_CHECKING:
     from cmpy.loadgen._dataset import Dataset
     from cmpy.loadgen._stop import Interruptible
 
-__all__ = ["Calibration", "apply_caps", "calibrate_loaded"]
+__all__ = ["Calibration", "calibrate_loaded", "pilot_length_ms"]
 
-# Unofficial runs never plan more than this many samples (Offline) or
-# pre-generated queries (SingleStream/MultiStream): LoadGen keeps a record
-# of every one, about 160 bytes each, so 8 M is ~1.3 GB.
-MAX_PLANNED = 8_000_000
 # Room above the measured Offline throughput: a run that goes faster than
-# its short pilot (warm caches, a quieter machine) must still last the
-# minimum duration. 1.5 held on a busy 2-core machine where 1.25 did not.
+# its pilot (warm caches, a quieter machine) must still last the minimum
+# duration; LoadGen adds its own 10% on top. A pilot of a second or more is
+# steadier, and a long run's big query is slower to build than the pilot's
+# (LoadGen's binding takes about 60 ns per sample for 8 M, 220 ns for 30 M
+# on a 2-core VM), so long runs need less room; they would pay for more in
+# memory and in minutes.
 OFFLINE_HEADROOM = 1.5
+OFFLINE_HEADROOM_LONG = 1.2
+LONG_PILOT_MS = 1000
 # Below the measured time per query, for the same reason (LoadGen already
 # generates twice the queries its expected latency implies).
 LATENCY_MARGIN = 0.8
@@ -46,6 +56,15 @@ LATENCY_MARGIN = 0.8
 SERVER_SHARE = 0.5
 # The pilot may not plan more than this rate before it has measured one.
 PILOT_RATE_CAP = 2_000_000.0
+# A pilot lasts this share of the run's minimum duration, within these bounds (ms).
+PILOT_SHARE = 0.05
+PILOT_MIN_MS = 300
+PILOT_MAX_MS = 3000
+
+
+def pilot_length_ms(duration_s: float) -> int:
+    """How long the calibration pilot runs for a run of ``duration_s`` seconds."""
+    return int(min(max(duration_s * 1000 * PILOT_SHARE, PILOT_MIN_MS), PILOT_MAX_MS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +93,7 @@ def calibrate_loaded(
     *,
     max_batchsize: int,
     threads: int,
-    pilot_ms: int = 300,
+    pilot_ms: int | None = None,
     stop: Interruptible | None = None,
     log_root: str | None = None,
 ) -> tuple[LoadgenSettings, Calibration]:
@@ -82,15 +101,22 @@ def calibrate_loaded(
 
     Offline (performance): ``target_qps``. SingleStream/MultiStream
     (performance): ``target_latency_ms``. Server (any mode): ``target_qps``.
-    Figures already set are kept.
+    Figures already set are kept. LoadGen sizes the run from these and the
+    minimum duration; :func:`cmpy.loadgen._plan.plan_run` then fits it into
+    memory.
 
+    :param pilot_ms: how long the pilot runs (default: :func:`pilot_length_ms`
+        of the run's minimum duration).
     :param stop: a pilot run in this process ends early once it is asked
         (see :func:`run_loadgen`).
     :param log_root: where the pilots' throw-away logs go (default: the
         system's temporary folder).
     :raises BackendError: the backend failed while being measured.
+    :raises UsageError: the pilot completed nothing to plan from.
     :raises Stopped: ``stop`` was asked.
     """
+    if pilot_ms is None:
+        pilot_ms = pilot_length_ms(effective_duration_s(settings))
     scenario = settings.scenario
     measured: dict[str, float] = {}
     chosen: dict[str, float] = {}
@@ -109,12 +135,16 @@ def calibrate_loaded(
             stop=stop,
             log_root=log_root,
         )
-        rate = pilot.samples / (pilot.busy_s or pilot.wall_s)
+        stats, record_rate = pilot
+        rate = record_rate or stats.samples / (stats.busy_s or stats.wall_s)
         measured["pilot_samples_per_s"] = rate
-        chosen["target_qps"] = rate * OFFLINE_HEADROOM
+        measured["pilot_s"] = stats.wall_s
+        headroom = OFFLINE_HEADROOM_LONG if pilot_ms >= LONG_PILOT_MS else OFFLINE_HEADROOM
+        chosen["target_qps"] = rate * headroom
         notes.append(
-            f"Offline expected QPS {chosen['target_qps']:,.0f}: the {pilot_ms} ms pilot "
-            f"ran {rate:,.0f} samples/s, plus {OFFLINE_HEADROOM - 1:.0%} headroom"
+            f"Offline expected QPS {chosen['target_qps']:,.0f}: a {stats.wall_s:.1f} s "
+            f"pilot ran {rate:,.0f} samples/s (LoadGen's figure), plus "
+            f"{headroom - 1:.0%} headroom"
         )
     elif (
         scenario in (Scenario.SINGLE_STREAM, Scenario.MULTI_STREAM)
@@ -161,40 +191,6 @@ def calibrate_loaded(
     )
 
 
-def apply_caps(settings: LoadgenSettings) -> tuple[LoadgenSettings, tuple[str, ...]]:
-    """Bound what an unofficial performance run may plan (see ``MAX_PLANNED``).
-
-    Official runs are left as asked, with a note when they plan more.
-    """
-    if settings.mode is not Mode.PERFORMANCE:
-        return settings, ()
-    duration_s = (settings.min_duration_ms or UNOFFICIAL_MIN_DURATION_MS) / 1000
-    if settings.official and settings.min_duration_ms is None:
-        duration_s = 600.0
-    scenario = settings.scenario
-    if scenario is Scenario.OFFLINE and settings.target_qps is not None:
-        planned = 1.1 * settings.target_qps * duration_s
-        limit = MAX_PLANNED / (1.1 * duration_s)
-        what, fix = f"{planned:,.0f} samples in one query", {"target_qps": limit}
-    elif (
-        scenario in (Scenario.SINGLE_STREAM, Scenario.MULTI_STREAM)
-        and settings.target_latency_ms is not None
-    ):
-        planned = 2 * duration_s * 1e3 / settings.target_latency_ms
-        limit = 2 * duration_s * 1e3 / MAX_PLANNED
-        what, fix = f"{planned:,.0f} pre-generated queries", {"target_latency_ms": limit}
-    else:
-        return settings, ()
-    if planned <= MAX_PLANNED:
-        return settings, ()
-    if settings.official:
-        return settings, (f"this run plans {what}; LoadGen needs memory for each",)
-    name, value = next(iter(fix.items()))
-    return settings.replace(**fix), (
-        f"{name} capped to {value:,.4g}: as asked it planned {what} (the cap is {MAX_PLANNED:,})",
-    )
-
-
 def _time_predict(backend: Backend, dataset: Dataset, batch: int, budget_s: float = 0.1) -> float:
     """Seconds per ``predict`` call on ``batch`` samples (best of a short loop)."""
     np = import_numpy()
@@ -229,7 +225,7 @@ def _query_time(
     guess = _time_predict(backend, dataset, per_query)
     measured["predict_ms_per_query"] = guess * 1e3
     # The pilot's own expected latency only sizes its query list: err low.
-    pilot = _pilot(
+    pilot, _ = _pilot(
         settings.replace(
             scenario=scenario, target_latency_ms=max(guess * 1e3, 1e-3), target_qps=None
         ),
@@ -261,7 +257,8 @@ def _pilot(
     *,
     stop: Interruptible | None,
     log_root: str | None,
-) -> RunStats:
+) -> tuple[RunStats, float | None]:
+    """One short LoadGen run; the harness's counters and LoadGen's samples/s (if it says)."""
     if stop is not None and stop.requested:
         raise Stopped("calibrating")
     pilot = settings.replace(
@@ -274,7 +271,8 @@ def _pilot(
         user_conf=None,
         enable_trace=False,
     )
-    pilot, _ = apply_caps(pilot)
+    # a pilot is short: it only needs its plan to fit, never a speed limit
+    pilot, _ = plan_run(pilot)
     with tempfile.TemporaryDirectory(prefix="cmpy-loadgen-pilot-", dir=log_root) as logs:
         stats = run_loadgen(
             pilot.to_test_settings(),
@@ -287,6 +285,10 @@ def _pilot(
             threads=threads,
             stop=stop,
         )
+        try:
+            rate = parse_detail_log(logs).samples_per_second
+        except CmpyError:  # no usable log: the harness's own counters will do
+            rate = None
     if stop is not None and stop.requested:
         raise Stopped("calibrating")
-    return stats
+    return stats, rate

@@ -8,6 +8,17 @@ new ones); every batch is completed with one ``QuerySamplesComplete`` (never
 one call per sample); and each output array stays referenced until that
 call has returned, because LoadGen reads the response bytes through raw
 addresses.
+
+A plan capped to fit in memory (``_plan.py``) comes with a speed limit:
+Offline workers then take a chunk only once the run is due for it, and the
+inline scenarios wait after completing a query (so its latency is untouched)
+until the next one is due, in bursts (see ``PACE_QUANTUM_S``). Without a
+limit the hot path only tests for one.
+
+The module is longer than most because its parts share one hot path: the
+SUT's issue, batching, completion and pacing read the same counters under
+one lock, and splitting them would put an attribute lookup or a call
+across modules into the loop LoadGen's throughput depends on.
 """
 
 from __future__ import annotations
@@ -43,6 +54,11 @@ COMPLETE_CHUNK = 4096
 # "max queue delay" of dynamic batching). 100 us is 1% of a 10 ms bound and
 # took the null backend from about 175 k to 300 k VALID queries/s.
 SERVER_BATCH_WINDOW_S = 100e-6
+# A speed limit lets the run go at full speed until it is this far ahead of
+# its schedule, then sleeps it back onto it. Sleeping after every query
+# instead would hand each one a cold start (the digits model's SingleStream
+# p50 went from 14 to 24 us), where bursts leave one cold query in hundreds.
+PACE_QUANTUM_S = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +72,7 @@ class RunStats:
     wall_s: float
     output_dtype: str | None
     output_row_shape: tuple[int, ...] | None
+    held_back_s: float = 0.0
 
     @property
     def busy_s(self) -> float | None:
@@ -73,6 +90,9 @@ class HarnessSUT:
     Server coalesce queued queries up to ``max_batchsize`` and for Offline
     take the one big query in chunks.
 
+    ``max_rate`` (samples/s for Offline, queries/s for SingleStream and
+    MultiStream; ignored for Server) is the speed limit of a capped plan.
+
     With ``respond_with_data`` each response carries its output row (the
     accuracy log needs it); otherwise responses are empty, which LoadGen
     accepts in performance mode.
@@ -86,6 +106,7 @@ class HarnessSUT:
         respond_with_data: bool,
         max_batchsize: int,
         threads: int,
+        max_rate: float | None = None,
     ) -> None:
         self._np = import_numpy()
         self._lg = import_loadgen()
@@ -107,6 +128,9 @@ class HarnessSUT:
         self._queries = 0
         self._lock = threading.Lock()
         self._failed = False
+        self._max_rate = max_rate if max_rate and scenario is not Scenario.SERVER else None
+        self._paced = 0  # samples or queries the limit has let through so far
+        self._held = [0.0] * len(self._done)  # seconds each thread waited for it
         self.error: BaseException | None = None
         self.first_issue: float | None = None
         self.last_complete: float | None = None
@@ -159,6 +183,7 @@ class HarnessSUT:
             wall_s=wall_s,
             output_dtype=self.output_dtype,
             output_row_shape=self.output_row_shape,
+            held_back_s=max(self._held),
         )
 
     # LoadGen calls the next three from its own threads; an exception that
@@ -169,6 +194,9 @@ class HarnessSUT:
             self.first_issue = time.perf_counter()
         self._queries += 1
         self._complete(ids, indices, 0)
+        if self._max_rate is not None:
+            self._paced += 1
+            self._wait_until(self._paced, 0)
 
     def _issue_queued(self, ids: list[int], indices: list[int]) -> None:
         if self.first_issue is None:
@@ -207,6 +235,11 @@ class HarnessSUT:
                         break
                     ids += more[0]
                     indices += more[1]
+            if self._max_rate is not None:
+                with self._lock:
+                    before = self._paced
+                    self._paced += len(ids)
+                self._wait_until(before, slot)
             self._complete(ids, indices, slot)
 
     def _complete(self, ids: list[int], indices: list[int], slot: int) -> None:
@@ -269,6 +302,20 @@ class HarnessSUT:
         base = int(rows.ctypes.data)
         addresses = range(base, base + row_bytes * len(ids), row_bytes)
         return list(map(response, ids, addresses, repeat(row_bytes)))
+
+    def _wait_until(self, units: int, slot: int) -> None:
+        """Sleep, once well ahead of the schedule, until the limit lets ``units`` through."""
+        if self._failed or self.first_issue is None or self._max_rate is None:
+            return
+        began = time.perf_counter()
+        due = self.first_issue + units / self._max_rate
+        if due - began <= PACE_QUANTUM_S:
+            return
+        now = began
+        while now < due and not self._failed:  # a stop request ends the wait
+            time.sleep(min(due - now, 0.1))
+            now = time.perf_counter()
+        self._held[slot] += now - began
 
     def _fail(self, exc: BaseException) -> None:
         with self._lock:
@@ -345,6 +392,7 @@ def run_loadgen(
     threads: int,
     on_start: Callable[[HarnessSUT], None] | None = None,
     stop: Interruptible | None = None,
+    max_rate: float | None = None,
 ) -> RunStats:
     """Run LoadGen once against a loaded backend; free every handle afterwards.
 
@@ -353,6 +401,7 @@ def run_loadgen(
     :param stop: watched from a thread while LoadGen runs; once it is asked
         the SUT answers the rest at once (:meth:`HarnessSUT.stop_early`).
         The caller checks it afterwards: the run's logs are then no result.
+    :param max_rate: the speed limit of a capped plan (see :class:`HarnessSUT`).
     :raises BackendError: the backend or the dataset failed during the run.
     """
     lg = import_loadgen()
@@ -362,6 +411,7 @@ def run_loadgen(
         respond_with_data=respond_with_data,
         max_batchsize=max_batchsize,
         threads=threads,
+        max_rate=max_rate,
     )
     qsl_adapter = _QslAdapter(dataset, sut._fail)
     sut.start()

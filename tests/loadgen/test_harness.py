@@ -23,7 +23,6 @@ from cmpy.loadgen import (
     run_benchmark,
     run_modes,
 )
-from cmpy.loadgen._calibrate import MAX_PLANNED, apply_caps
 from cmpy.loadgen._progress import ProgressLine, format_rate
 
 pytest.importorskip("numpy")
@@ -153,24 +152,6 @@ def test_calibrate_alone(digits: Any) -> None:
     assert tuned.target_latency_ms is not None and tuned.target_latency_ms > 0
     assert calibration.measured["pilot_ms_per_query"] > 0
     assert "expected latency" in calibration.notes[0]
-
-
-def test_unofficial_plans_are_capped_and_say_so() -> None:
-    huge = LoadgenSettings(scenario="Offline", target_qps=1e9)
-    capped, notes = apply_caps(huge)
-    assert capped.target_qps is not None
-    assert 1.1 * capped.target_qps * 2.0 <= MAX_PLANNED * 1.0001
-    assert "target_qps capped" in notes[0]
-    tiny = LoadgenSettings(scenario="SingleStream", target_latency_ms=1e-9)
-    capped, notes = apply_caps(tiny)
-    assert capped.target_latency_ms is not None and capped.target_latency_ms > 1e-9
-    assert "pre-generated queries" in notes[0]
-    official, notes = apply_caps(huge.replace(official=True))
-    assert official.target_qps == 1e9 and "plans" in notes[0]
-    assert apply_caps(LoadgenSettings(target_qps=1000.0)) == (
-        LoadgenSettings(target_qps=1000.0),
-        (),
-    )
 
 
 def test_a_run_too_big_for_memory_says_what_it_planned(tmp_path: Path) -> None:
