@@ -244,8 +244,8 @@ class _Planner:
         self.on_stack.add(pre_key)
         env_sig = tuple(sorted(env.items()))
         try:
-            deps, names, optional = self._deps(all_deps, env, env_sig, below_adr, below_sig, chain)
-            post, _, _ = self._deps(recipe.post_deps, env, env_sig, below_adr, below_sig, chain)
+            deps, names, optional = self._deps(all_deps, env, env_sig, below_adr, below_sig, chain, recipe)
+            post, _, _ = self._deps(recipe.post_deps, env, env_sig, below_adr, below_sig, chain, recipe)
         finally:
             self.stack.pop()
             self.on_stack.discard(pre_key)
@@ -283,6 +283,7 @@ class _Planner:
         adr: dict[str, dict[str, Any]],
         adr_sig: str,
         chain: tuple[str, ...],
+        parent: Recipe,
     ) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...], tuple[bool, ...]]:
         keys: list[str] = []
         names: list[tuple[str, ...]] = []
@@ -295,7 +296,8 @@ class _Planner:
             query, spec, passed, inputs, from_adr = override(dep, adr, self.caller_adr, chain)
             self.adr_used.update(n for n in dep.names if n in self.caller_adr)
             try:
-                child = self.registry.select(query)
+                near = getattr(self.registry, "select_near", None)
+                child = self.registry.select(query) if near is None else near(query, parent)
                 if inputs:
                     passed.update(map_inputs(child, inputs, who=f"the dep {str(query)!r}"))
             except CmpyError as exc:

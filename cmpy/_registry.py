@@ -22,7 +22,7 @@ from ._loaders import LoadFailed, Source, stamp
 from ._model import Recipe
 from ._pyloader import PythonModules
 from ._query import Query
-from ._table import Summary, Table, build_lookup, summary
+from ._table import Summary, Table, build_lookup, origin, summary
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
 if TYPE_CHECKING:
@@ -54,9 +54,14 @@ class Registry:
         self._extra_folders = list(extra_folders)
         # says what is being loaded (--verbose); the runtime may set it per command
         self.say = say
-        self.loaders: list[Loader] = (
-            list(loaders) if loaders is not None else [PythonModules(self._say)]
-        )
+        if loaders is None:
+            from .compat._loader import CMScripts
+
+            loaders = [CMScripts(self._say), PythonModules(self._say)]
+        self.loaders: list[Loader] = list(loaders)
+        for loader in self.loaders:
+            if hasattr(loader, "registry"):
+                loader.registry = self  # a CM script resolves its deps through it
         self._definitions = definitions
         self._table = Table({"entries": {}, "by_tag": {}, "by_alias": {}})
         self._lookup: dict[str, Any] = {"entries": {}, "by_tag": {}, "by_alias": {}}
@@ -69,13 +74,15 @@ class Registry:
         self._root_sources: dict[Any, tuple[Any, list[Source]]] = {}
         self._defs_seen = -1
         self._scanned = False
-        self._selected: dict[Query, Recipe] = {}
+        self._selected: dict[Any, Recipe] = {}
         # sources that failed to load: path -> why
         self.broken: dict[str, str] = {}
         # duplicates nobody asked for (said on every command) and overrides on purpose
         # (said when the tables were made, i.e. when a source changed)
         self.warnings: list[str] = []
         self.notices: list[str] = []
+        # what loaders noticed when they loaded a changed source (said once)
+        self.load_warnings: list[str] = []
         # moves whenever the set of recipes may have changed (plans made before are stale)
         self.version = 0
         # plans made from this registry, by the request that made them (see _api)
@@ -127,6 +134,12 @@ class Registry:
         self._by_module = by_module
         self._records = records
         self.broken = {path: r[6] for path, r in records.items() if r[6]}
+        for loader in self.loaders:
+            # what a loader noticed while loading (a CM meta's unknown keys): said once
+            said = getattr(loader, "warnings", None)
+            if said:
+                self.load_warnings += said
+                said.clear()
         lookup = None if changed or index is None else index.get("lookup")
         if lookup is None or index is None:
             lookup, warnings, notices = build_lookup(self._summaries())
@@ -214,9 +227,27 @@ class Registry:
         """Every recipe, sorted by alias."""
         return sorted((e.load() for e in self._table.values()), key=lambda r: r.alias)
 
-    def matches(self, query: Query) -> list[Recipe]:
-        """Every recipe the query selects (tags, exclusions and variations), by alias."""
-        return _selection.matches(self._table, query)
+    def matches(self, query: Query, *, everywhere: bool = False) -> list[Recipe]:
+        """Every recipe the query selects (tags, exclusions and variations), by alias.
+
+        ``everywhere`` adds those others override (see :func:`cmpy._selection.matches`).
+        """
+        return _selection.matches(self._table, query, everywhere=everywhere)
+
+    def select_near(self, query: Query, near: Recipe) -> Recipe:
+        """:meth:`select` for a dep of ``near``.
+
+        Where recipes override others, a dep resolves among the recipes of
+        its own repository first, so a built-in's ``detect os`` stays the
+        built-in after a CM repository with its own detect-os is added.
+        """
+        if not self._table.shadowed():
+            return self.select(query)
+        key = (query, origin(near))
+        hit = self._selected.get(key)
+        if hit is None:
+            hit = self._selected[key] = _selection.select_near(self._table, query, near, broken=self.broken)
+        return hit
 
     def select(self, query: Query) -> Recipe:
         """The one recipe a query selects (see :func:`cmpy._selection.select` for the errors)."""

@@ -38,6 +38,8 @@ class Runtime:
         registry.refresh()
         lines = [f"skipping {why}" for why in registry.broken.values()]
         lines += registry.warnings
+        lines += registry.load_warnings
+        registry.load_warnings = []
         for line in lines:
             self._tell(f"cmpy: warning: {line}\n")
         for line in registry.notices:

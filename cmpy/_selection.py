@@ -15,13 +15,20 @@ from ._query import Query, has_glob
 from ._table import Table
 from ._variations import canonical, known_names
 
-__all__ = ["closest", "matches", "select"]
+__all__ = ["closest", "matches", "select", "select_near"]
 
 
-def matches(table: Table, query: Query) -> list[Recipe]:
-    """Every recipe the query selects (tags, exclusions and variations), by alias."""
+def matches(table: Table, query: Query, *, everywhere: bool = False) -> list[Recipe]:
+    """Every recipe the query selects (tags, exclusions and variations), by alias.
+
+    ``everywhere`` adds the recipes others override (of the same uid or
+    alias), which a query otherwise reaches only as ``REPO:NAME``.
+    """
     out = []
-    for uid in _by_words(table, query):
+    keys = _by_words(table, query)
+    if everywhere:
+        keys |= _shadowed_matching(table, query)
+    for uid in keys:
         recipe = table[uid].load()
         if _knows_all(recipe, query):
             out.append(recipe)
@@ -64,7 +71,9 @@ def select(table: Table, query: Query, *, broken: dict[str, str] | None = None) 
     aliases = [r.alias for r in best]
     if len(set(aliases)) < len(aliases):
         # one alias for several: only where they are defined tells them apart
-        labels = [f"{r.alias} (uid {r.uid}, {r.where})" for r in best]
+        from ._table import origin
+
+        labels = [f"{r.alias} (uid {r.uid}, {r.where}; name it {origin(r)}:{r.alias})" for r in best]
         raise AmbiguousQuery(text, labels, {})
     raise AmbiguousQuery(text, aliases, _separating(best))
 
@@ -106,6 +115,8 @@ def _by_words(table: Table, query: Query) -> set[str]:
         direct = table.by_alias.get(word) or ([word.lower()] if word.lower() in table else None)
         if direct:
             return set(direct)
+        if ":" in word and word not in table.by_tag:
+            return _qualified(table, word)
     uids: set[str] | None = None
     for tag in query.tags:
         if has_glob(tag):
@@ -126,6 +137,39 @@ def _by_words(table: Table, query: Query) -> set[str]:
     for tag in query.excluded:
         uids -= set(table.by_tag.get(tag, ()))
     return uids
+
+
+def select_near(table: Table, query: Query, near: Recipe, *, broken: dict[str, str] | None = None) -> Recipe:
+    """:func:`select` for a dep of ``near``: one match of ``near``'s own repository wins."""
+    from ._table import origin
+
+    home = origin(near)
+    own = [r for r in matches(table, query, everywhere=True) if origin(r) == home]
+    if len(own) == 1:
+        return own[0]
+    return select(table, query, broken=broken)
+
+
+def _qualified(table: Table, word: str) -> set[str]:
+    """``REPO:NAME``: the recipe of that repository with that alias or uid, overridden or not."""
+    from ._table import origin
+
+    repo, _colon, name = word.partition(":")
+    found = set()
+    for key in [*table, *table.shadowed()]:
+        entry = table[key]
+        if name in (entry.alias, entry.uid) and origin(entry.load()) == repo:
+            found.add(key)
+    return found
+
+
+def _shadowed_matching(table: Table, query: Query) -> set[str]:
+    keys = set()
+    for key in table.shadowed():
+        entry = table[key]
+        if all(t in entry.tags for t in query.tags) and not any(t in entry.tags for t in query.excluded):
+            keys.add(key)
+    return keys
 
 
 def _knows_all(recipe: Recipe, query: Query) -> bool:
@@ -158,3 +202,4 @@ def _separating(recipes: list[Recipe]) -> dict[str, str]:
         if own:
             out[recipe.alias] = own[0]
     return out
+

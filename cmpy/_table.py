@@ -26,7 +26,7 @@ TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded impo
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["Summary", "Table", "build_lookup", "summary"]
+__all__ = ["Summary", "Table", "build_lookup", "origin", "summary"]
 
 # alias, uid, tags, priority, override, where, pickled Recipe
 Summary = tuple[str, str, tuple[str, ...], int, bool, str, bytes]
@@ -82,6 +82,8 @@ class Table:
         self._summaries: dict[str, Summary] = lookup["entries"]
         self._dynamic = {r.uid: _Entry(r.alias, r.uid, r.tags, r.priority, r.where, None, r) for r in dynamic}
         self._made: dict[str, _Entry] = {}
+        # recipes another of the same uid or alias overrides: reachable only as REPO:NAME
+        self._shadowed: list[Summary] = lookup.get("shadowed", [])
         self.by_tag: dict[str, list[str]] = lookup["by_tag"]
         self.by_alias: dict[str, list[str]] = lookup["by_alias"]
 
@@ -91,7 +93,8 @@ class Table:
     def __getitem__(self, uid: str) -> _Entry:
         entry = self._dynamic.get(uid) or self._made.get(uid)
         if entry is None:
-            alias, _uid, tags, priority, _override, where, blob = self._summaries[uid]
+            item = self._shadowed[int(uid[1:])] if uid.startswith("~") else self._summaries[uid]
+            alias, _uid, tags, priority, _override, where, blob = item
             entry = self._made[uid] = _Entry(alias, uid, tuple(tags), priority, where, blob)
         return entry
 
@@ -101,6 +104,10 @@ class Table:
 
     def values(self) -> Iterator[_Entry]:
         return (self[uid] for uid in self)
+
+    def shadowed(self) -> list[str]:
+        """The keys of the recipes others override (``~N``): found only when asked by origin."""
+        return [f"~{n}" for n in range(len(self._shadowed))]
 
     def reuse(self, old: Table) -> None:
         """Keep recipes another table already unpickled, where the blob is the same."""
@@ -118,6 +125,7 @@ def build_lookup(summaries: Iterable[Summary]) -> tuple[dict[str, Any], list[str
     notices (overrides on purpose: said when the tables are made).
     """
     entries: dict[str, Summary] = {}
+    shadowed: list[Summary] = []
     warnings: list[str] = []
     notices: list[str] = []
     for item in summaries:
@@ -125,10 +133,16 @@ def build_lookup(summaries: Iterable[Summary]) -> tuple[dict[str, Any], list[str
         old = entries.get(uid)
         if old is not None:
             if override and not old[4]:
-                notices.append(f"{alias} ({where}) overrides {old[0]} ({old[5]}): the same uid {uid}")
+                notices.append(_overrides(item, old, f"the same uid {uid}"))
                 entries[uid] = item
+                shadowed.append(old)
             elif old[4] and not override:
-                notices.append(f"{old[0]} ({old[5]}) overrides {alias} ({where}): the same uid {uid}")
+                notices.append(_overrides(old, item, f"the same uid {uid}"))
+                shadowed.append(item)
+            elif old[4] and override:
+                # two repositories the user added: the first added is used, the other named
+                shadowed.append(item)
+                notices.append(_overrides(old, item, f"the same uid {uid}, and it was added first"))
             else:
                 warnings.append(
                     f"two recipes have the uid {uid}: {old[0]} ({old[5]}) and {alias} ({where}); "
@@ -147,8 +161,8 @@ def build_lookup(summaries: Iterable[Summary]) -> tuple[dict[str, Any], list[str
         if len(marked) == 1:
             for u in uids:
                 if u != marked[0]:
-                    notices.append(f"{alias} ({entries[marked[0]][5]}) overrides {alias} ({entries[u][5]})")
-                    del entries[u]
+                    notices.append(_overrides(entries[marked[0]], entries[u], "the same alias"))
+                    shadowed.append(entries.pop(u))
             by_alias[alias] = marked
             continue
         top = max(entries[u][3] for u in uids)
@@ -164,4 +178,45 @@ def build_lookup(summaries: Iterable[Summary]) -> tuple[dict[str, Any], list[str
     for uid, item in entries.items():
         for tag in item[2]:
             by_tag.setdefault(tag, []).append(uid)
-    return {"entries": entries, "by_tag": by_tag, "by_alias": by_alias}, warnings, notices
+    lookup = {"entries": entries, "by_tag": by_tag, "by_alias": by_alias, "shadowed": shadowed}
+    return lookup, warnings, _grouped(notices)
+
+
+def origin(recipe: Recipe) -> str:
+    """The repository a recipe comes from, as ``REPO:NAME`` names it (``cmpy`` for the built-ins)."""
+    module = recipe.module
+    if module.startswith("cm:"):
+        return module[3:].partition("/")[0]
+    if module.startswith("cmpy.recipes"):
+        return "cmpy"
+    return module.partition(".")[0]
+
+
+def _overrides(winner: Summary, loser: Summary, why: str) -> str:
+    lost = origin(pickle.loads(loser[6])) if loser[6] else ""
+    return (
+        f"{winner[0]} ({winner[5]}) overrides {loser[0]} ({loser[5]}): {why}; "
+        f"name the other as {lost}:{loser[0]}"
+    )
+
+
+def _grouped(notices: list[str]) -> list[str]:
+    """The notices; past a handful, those of one overridden repository as one line."""
+    if len(notices) <= 8:
+        return notices
+    import re
+
+    by_repo: dict[str, list[str]] = {}
+    for line in notices:
+        found = re.search(r"name the other as ([^:]+):", line)
+        by_repo.setdefault(found.group(1) if found else "", []).append(line)
+    out: list[str] = []
+    for repo, lines in sorted(by_repo.items()):
+        if len(lines) <= 3 or not repo:
+            out += lines
+        else:
+            out.append(
+                f"{len(lines)} recipes of {repo} are overridden by others of the same uid or "
+                f"alias (such as: {lines[0].split(' (', 1)[0]}); name one as {repo}:ALIAS"
+            )
+    return out

@@ -1,0 +1,75 @@
+"""What passes between the engine and a run script: the env file it sources, the files it writes.
+
+The env reaches the script as a file of ``export KEY='value'`` lines, each
+value quoted for the shell, so that ``$(...)``, backquotes and quotes in a
+value arrive as text, never run. ``+KEY`` lists are prepended to the
+current value of ``KEY``. The script hands results back in
+``tmp-run-env.out`` (``KEY=VALUE`` lines) and ``tmp-run-state.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from collections.abc import Mapping
+from typing import Any
+
+from . import _env
+
+__all__ = ["TMP_FILES", "plus_list", "read_back", "shell_exports"]
+
+TMP_FILES = ("tmp-run-env.out", "tmp-run-state.json", "tmp-ver.out", "tmp-run.sh", "tmp-run-env.sh")
+
+
+def shell_exports(env: dict[str, Any], environ: Mapping[str, str]) -> list[str]:
+    """The ``export`` lines that give a script ``env`` (``+KEY`` lists prepended to ``environ``'s)."""
+    shell_env: dict[str, str] = {}
+    for key in sorted(env):
+        value = env[key]
+        if key.startswith("+"):
+            name, _sep = _env.plus_separator(key)
+            current = shell_env.get(name) or environ.get(name, "")
+            items = value if isinstance(value, list) else plus_list(key, value)
+            shell_env[name] = _env.plus_join(key, items, current)
+        elif _shell_name(key):
+            shell_env[key] = _env.render(value)
+    return [f"export {k}={shlex.quote(v)}" for k, v in shell_env.items() if _shell_name(k)]
+
+
+def read_back(work: str, env: dict[str, Any], state: dict[str, Any]) -> None:
+    """Merge what a run script wrote into ``tmp-run-env.out`` and ``tmp-run-state.json``."""
+    try:
+        with open(os.path.join(work, "tmp-run-env.out"), encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                key, eq, value = line.rstrip("\n").partition("=")
+                key = key.strip()
+                if eq and key:
+                    if key.startswith("+"):
+                        _env.merge_plus(env, key, value)
+                    else:
+                        env[key] = value
+    except OSError:
+        pass
+    try:
+        with open(os.path.join(work, "tmp-run-state.json"), encoding="utf-8") as fh:
+            got = json.load(fh)
+        if isinstance(got, dict):
+            _env.merge_dicts(state, got)
+    except (OSError, ValueError):
+        pass
+
+
+def plus_list(key: str, value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    _name, sep = _env.plus_separator(key)
+    return [v for v in _env.render(value).split(sep) if v]
+
+
+def _shell_name(key: str) -> bool:
+    return (
+        bool(key)
+        and (key[0].isalpha() or key[0] == "_")
+        and all(c.isalnum() or c == "_" for c in key)
+    )
