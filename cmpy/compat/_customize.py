@@ -109,7 +109,6 @@ def import_customize(path: str, script: Script) -> ModuleType:
     if spec is None or spec.loader is None:
         raise ScriptFailed(f"CM script {script.alias}: {path} is not a Python module")
     module = importlib.util.module_from_spec(spec)
-    extra = [p for p in (os.path.join(script.repo_path, "automation"),) if script.repo_path]
     saved = list(sys.path)
     try:
         with shim_imports():
@@ -124,7 +123,6 @@ def import_customize(path: str, script: Script) -> ModuleType:
         ) from exc
     finally:
         sys.path[:] = saved
-    del extra
     return module
 
 

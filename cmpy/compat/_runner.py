@@ -267,7 +267,13 @@ class Script:
         try:
             sys.stdin = NoInput(self.alias)
             os.chdir(work)
-            with shim_imports(), contextlib.redirect_stdout(talk):
+            automation = i.get("automation")
+            shims = (
+                shim_imports(access=automation.action_object.access, logger=automation.logger)
+                if automation is not None
+                else shim_imports()
+            )
+            with shims, contextlib.redirect_stdout(talk):
                 got = function(i)
         except Asked as exc:
             raise ScriptFailed(
