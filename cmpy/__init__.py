@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
     from types import ModuleType
 
+    from ._access import access
     from ._ctx import Ctx
     from ._script import script
     from ._shell import Completed
@@ -71,6 +72,7 @@ __all__ = [
     "VariationError",
     "VersionConflict",
     "__version__",
+    "access",
     "arun",
     "find",
     "run",
@@ -117,7 +119,7 @@ _serve_checkout_recipes()
 
 
 # imported when first used: a command answered from the index needs none of them
-_LAZY = {"script": "._script", "Ctx": "._ctx", "Completed": "._shell"}
+_LAZY = {"script": "._script", "Ctx": "._ctx", "Completed": "._shell", "access": "._access"}
 
 
 def __getattr__(name: str) -> object:

@@ -2,7 +2,8 @@
 
 Each command parses its words (:mod:`cmpy._cli_args`) and renders what the
 API returns: ``run``/``find``/``show`` in :mod:`cmpy._cli_run`, ``cache``,
-``repo`` and ``add`` in :mod:`cmpy._cli_state`. Exit status: 0 done, 1 a
+``repo`` and ``add`` in :mod:`cmpy._cli_state`, CM's spellings (``cmpy find
+script``, ``cmpy rm cache``, ...) in :mod:`cmpy._cli_cm`. Exit status: 0 done, 1 a
 recipe failed, 2 a usage error, 3 a bug, 128+N stopped by signal N.
 """
 
@@ -12,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from ._cli_args import EXIT_BUG, EXIT_FAILED, EXIT_USAGE, USAGE_ERRORS, Args, out
+from ._cli_args import EXIT_BUG, EXIT_FAILED, EXIT_USAGE, USAGE_ERRORS, Args, automation_of, out
 from ._errors import CmpyError, Interrupted, UsageError
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
@@ -28,6 +29,7 @@ commands:
   run QUERY [--KEY=VALUE ...]   run the recipe a query selects (with its deps)
       --env.KEY=VALUE            env for the run (highest precedence)
       --adr.NAME.KEY=VALUE       override a named dep at any depth (version_min, tags, env.X, ...)
+                                 (CM's --ad.NAME.KEY= is applied the same way, under the --adr.)
       --version=V --version_min=V --version_max=V
                                  constraints on the version the recipe reports
       --json                     print the result as one JSON document on stdout
@@ -35,7 +37,6 @@ commands:
       --jobs N                   recipes that may run at once (default: CPU count)
       --refresh                  run the recipe again even if its result is cached
       --quiet / --verbose        less output / also each recipe's env and tracebacks
-      (CM's spelling works too: cmpy run script "detect os", cmpy run script --tags=detect,os)
   find [QUERY] [--json]         list the recipes a query matches
   show RECIPE [--json]          everything about one recipe (alias, uid or query)
   cache ls [QUERY] [--json]     list cached results (by tags, alias, _variation, version-X)
@@ -48,6 +49,14 @@ commands:
   repo ls | repo rm NAME        list / forget them
   repo pull URL                 git clone a repository of recipes into CMPY_HOME, then add it
   add recipe NAME --tags=...    write a new recipe module that runs right away [--repo PATH]
+  CM's spellings (README: Coming from CM); -j is --json, -s is --quiet, --flag- is "no":
+  run script --tags=T | "detect os" | ALIAS   (also: cmr "detect os")
+  find script [ALIAS | "tags" | --tags=T]   as find (also: search script, ls script, list script)
+  load script ALIAS [--json]    as show (also: show script)
+  add script NAME --tags=T      as add recipe
+  rm script ALIAS | --tags=T [-f]   delete a recipe's module from your own folders (-f: several)
+  list cache [--tags=T]         as cache ls (also: find cache, show cache)
+  rm cache --tags=T | -f        as cache rm (-f or --all alone: every cached result)
 
 Every command takes --verbose (-v): tracebacks, and each recipe's env; `cmpy COMMAND --help`.
 Queries are words: tags, _variation, _variation.value, -excluded-tag.
@@ -71,6 +80,18 @@ def _lazy(module: str, name: str) -> Callable[[Args], int]:
     return command
 
 
+def _cm(action: str) -> Callable[[Args], int]:
+    """CM's spelling ``cmpy ACTION script|cache ...`` (:mod:`cmpy._cli_cm`, imported when it runs)."""
+
+    def command(args: Args) -> int:
+        from ._cli_cm import cmd_cm
+
+        return cmd_cm(action, args)
+
+    command.__name__ = f"cmd_{action}"
+    return command
+
+
 COMMANDS: dict[str, Callable[[Args], int]] = {
     "run": _lazy("._cli_run", "cmd_run"),
     "find": _lazy("._cli_run", "cmd_find"),
@@ -78,7 +99,14 @@ COMMANDS: dict[str, Callable[[Args], int]] = {
     "cache": _lazy("._cli_state", "cmd_cache"),
     "repo": _lazy("._cli_state", "cmd_repo"),
     "add": _lazy("._cli_state", "cmd_add"),
+    "search": _cm("search"),
+    "ls": _cm("ls"),
+    "list": _cm("list"),
+    "load": _cm("load"),
+    "rm": _cm("rm"),
 }
+# CM's ACTION script|cache: these cmpy commands hand such a command line to _cli_cm
+_CM_TOO = ("find", "show")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -94,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         out(f"cmpy {__version__}")
         return 0
     command = COMMANDS.get(argv[0])
+    if argv[0] in _CM_TOO and len(argv) > 1 and automation_of(argv[1]) is not None:
+        command = _cm(argv[0])
     # a run (commands, benchmarks) ends on SIGTERM/SIGHUP as on Ctrl-C; the rest need not
     restore = _catch_signals() if argv[0] == "run" else _nothing
     try:

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import sys
 
-from ._cli_args import EXIT_USAGE, Args, json_out, label, out, set_nested
+from ._cli_args import EXIT_USAGE, Args, automation_of, json_out, label, out, run_options, tag_words
 from ._errors import RecipeNotFound, UsageError
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["cmd_find", "cmd_run", "cmd_show"]
+__all__ = ["cmd_find", "cmd_run", "cmd_show", "print_description", "print_found"]
 
 
 def cmd_run(args: Args) -> int:
     from . import _api
 
-    as_json = args.flag("json")
+    as_json = args.json()
     quiet = args.flag("quiet", "silent")
     verbose = args.verbose
     dry_run = args.flag("dry-run", "dry_run")
@@ -29,51 +29,26 @@ def cmd_run(args: Args) -> int:
             raise UsageError(f"--jobs takes a positive number, not {jobs_text!r}")
         jobs = int(jobs_text)
     words = list(args.words)
-    if words and words[0] == "script" and (len(words) > 1 or any(n == "tags" for n, _ in args.options)):
+    tags = tag_words(args)
+    automation = automation_of(words[0]) if words else None
+    if automation is not None:
+        # CM's spelling: cmpy run script "detect os" | --tags=detect,os | ALIAS | UID
         words = words[1:]
-    tags = args.value("tags")
-    if tags:
-        words += tags.replace(",", " ").split()
+        if automation == "cache":
+            raise UsageError("a cached result is not run: run the recipe that made it", hint='cmpy run script "detect os"')
+        if not words and not tags:
+            raise UsageError(
+                "cmpy run script needs tags, an alias or a uid",
+                hint='cmpy run script --tags=detect,os, cmpy run script "detect os" or cmpy run script detect-os',
+            )
+    words += tags
     if not words:
         raise UsageError("cmpy run needs a query", hint='cmpy run "detect os"')
     query = " ".join(words)
     version = args.value("version")
     version_min = args.value("version_min")
     version_max = args.value("version_max")
-    env: dict[str, str] = {}
-    adr: dict[str, Any] = {}
-    kwargs: dict[str, Any] = {}
-    for name, value in args.options:
-        if name in ("env", "adr", "ad"):
-            example = "--env.KEY=VALUE" if name == "env" else f"--{name}.NAME.KEY=VALUE"
-            raise UsageError(
-                f"--{name} is not an option on its own: write {example}",
-                hint=f"for example {'--env.CMPY_X=1' if name == 'env' else '--adr.python.version_min=3.10'}",
-            )
-        if name.startswith("env."):
-            key = name[4:]
-            if value is None:
-                raise UsageError(f"--{name} needs a value: --{name}=VALUE")
-            if not key or not key.strip() or key != key.strip():
-                raise UsageError(
-                    f"--{name}={value}: the env key is empty or has spaces around it",
-                    hint="write --env.KEY=VALUE, such as --env.CMPY_PYTHON_BIN_WITH_PATH=/usr/bin/python3",
-                )
-            env[key] = value
-        elif name.startswith(("adr.", "ad.")):
-            parts = name.split(".")[1:]
-            if len(parts) < 2 or value is None or any(not p.strip() for p in parts):
-                raise UsageError(
-                    f"--{name}{'' if value is None else '=' + value}: write --adr.NAME.KEY=VALUE, "
-                    "with a dep's name and a key (tags, version, version_min, version_max, "
-                    "env.X, inputs.X)",
-                    hint="for example --adr.python.version_min=3.10",
-                )
-            set_nested(adr, parts, value)
-        else:
-            kwargs[name.replace("-", "_") if name.replace("-", "_").isidentifier() else name] = (
-                True if value is None else value
-            )
+    env, adr, kwargs = run_options(args)
     run_kwargs: dict[str, Any] = dict(
         env=env,
         adr=adr,
@@ -139,10 +114,16 @@ def _print_tree(result: Any) -> None:
 def cmd_find(args: Args) -> int:
     from . import _api
 
-    as_json = args.flag("json")
+    as_json = args.json()
     args.reject_rest("find")
     query = " ".join(args.words)
-    found = _api.find(query)
+    return print_found(_api.find(query), query, as_json)
+
+
+def print_found(found: list[dict[str, Any]], query: str, as_json: bool) -> int:
+    """Print what a find found (``cmpy find``, and CM's ``cmpy find script``)."""
+    from . import _api
+
     if as_json:
         json_out(found)
         return 0
@@ -159,14 +140,19 @@ def cmd_find(args: Args) -> int:
 def cmd_show(args: Args) -> int:
     from . import _api
 
-    as_json = args.flag("json")
+    as_json = args.json()
     args.reject_rest("show")
     if not args.words:
         raise UsageError("cmpy show needs a recipe", hint="cmpy show detect-os")
-    desc = _api.show(" ".join(args.words))
+    print_description(_api.show(" ".join(args.words)), as_json)
+    return 0
+
+
+def print_description(desc: dict[str, Any], as_json: bool) -> None:
+    """Print all about one recipe (``cmpy show``, and CM's ``cmpy load script``)."""
     if as_json:
         json_out(desc)
-        return 0
+        return
     out(f"{desc['alias']}  (uid {desc['uid']})")
     if desc["doc"]:
         out(f"  {desc['doc']}")
@@ -215,6 +201,5 @@ def cmd_show(args: Args) -> int:
             out(f"    {key}={value}")
     if desc["exports"] is not None:
         out(f"  exports: {' '.join(desc['exports'])}")
-    return 0
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import sys
 
-from ._cli_args import EXIT_FAILED, Args, json_out, label, out
+from ._cli_args import EXIT_FAILED, Args, automation_of, json_out, label, out, tag_words
 from ._errors import UsageError
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
 if TYPE_CHECKING:
-    pass
+    from ._entry import Entry
 
-__all__ = ["cmd_add", "cmd_cache", "cmd_repo"]
+__all__ = ["cmd_add", "cmd_cache", "cmd_repo", "print_entries", "print_removed"]
 
 
 def cmd_cache(args: Args) -> int:
@@ -21,18 +21,10 @@ def cmd_cache(args: Args) -> int:
     if not args.words:
         raise UsageError("cmpy cache needs a subcommand: ls, show, rm, prune or check")
     sub, rest = args.words[0], args.words[1:]
-    as_json = args.flag("json")
+    as_json = args.json()
     if sub == "ls":
         args.reject_rest("cache ls")
-        entries = cache.ls(" ".join(rest))
-        if as_json:
-            json_out([e.describe() for e in entries])
-            return 0
-        for e in entries:
-            version = f"  {e.version}" if e.version else ""
-            out(f"{e.key[:12]}  {label(e.recipe, e.variations)}{version}  {e.folder}")
-        if not entries:
-            sys.stderr.write("cmpy: no cached results match\n")
+        print_entries(cache.ls(" ".join(rest)), as_json)
         return 0
     if sub == "show":
         args.reject_rest("cache show")
@@ -53,8 +45,7 @@ def cmd_cache(args: Args) -> int:
     if sub == "rm":
         every = args.flag("all")
         args.reject_rest("cache rm")
-        removed = cache.rm(" ".join(rest), all=every)
-        out(f"removed {len(removed)} cached result{'s' if len(removed) != 1 else ''}")
+        print_removed(cache.rm(" ".join(rest), all=every))
         return 0
     if sub == "prune":
         args.reject_rest("cache prune")
@@ -87,13 +78,29 @@ def cmd_cache(args: Args) -> int:
     raise UsageError(f"unknown cache subcommand {sub!r}", hint="ls, show, rm, prune or check")
 
 
+def print_removed(removed: list[Entry]) -> None:
+    out(f"removed {len(removed)} cached result{'s' if len(removed) != 1 else ''}")
+
+
+def print_entries(entries: list[Entry], as_json: bool) -> None:
+    """Print cached results (``cmpy cache ls``, and CM's ``cmpy list cache``)."""
+    if as_json:
+        json_out([e.describe() for e in entries])
+        return
+    for e in entries:
+        version = f"  {e.version}" if e.version else ""
+        out(f"{e.key[:12]}  {label(e.recipe, e.variations)}{version}  {e.folder}")
+    if not entries:
+        sys.stderr.write("cmpy: no cached results match\n")
+
+
 def cmd_repo(args: Args) -> int:
     from . import _repos
 
     if not args.words:
         raise UsageError("cmpy repo needs a subcommand: add, ls, rm or pull")
     sub, rest = args.words[0], args.words[1:]
-    as_json = args.flag("json")
+    as_json = args.json()
     args.reject_rest(f"repo {sub}")
     if sub == "ls":
         repos = _repos.list_repos()
@@ -121,17 +128,18 @@ def cmd_repo(args: Args) -> int:
 def cmd_add(args: Args) -> int:
     from . import _repos
 
-    if len(args.words) != 2 or args.words[0] != "recipe":
-        raise UsageError("usage: cmpy add recipe NAME --tags=get,my-tool [--repo PATH]")
-    tags = args.value("tags")
+    what = args.words[0] if args.words else ""
+    if len(args.words) != 2 or not (what == "recipe" or automation_of(what) == "script"):
+        raise UsageError(
+            "usage: cmpy add recipe NAME --tags=get,my-tool [--repo PATH]",
+            hint="CM's spelling works too: cmpy add script NAME --tags=get,my-tool",
+        )
+    tags = tag_words(args)
     repo = args.value("repo")
-    args.reject_rest("add recipe")
+    args.reject_rest(f"add {what}")
     if not tags:
-        raise UsageError("cmpy add recipe needs --tags=...", hint="cmpy add recipe get-my-tool --tags=get,my-tool")
-    path = _repos.new_recipe(args.words[1], tags, repo)
-    query = " ".join(w for w in tags.replace(",", " ").split())
+        raise UsageError(f"cmpy add {what} needs --tags=...", hint=f"cmpy add {what} get-my-tool --tags=get,my-tool")
+    path = _repos.new_recipe(args.words[1], ",".join(tags), repo)
     out(f"wrote {path}")
-    out(f'run it with: cmpy run "{query}"')
+    out(f'run it with: cmpy run "{" ".join(tags)}"')
     return 0
-
-

@@ -23,8 +23,9 @@ from cmpy._cli import main
         (["run", "detect os", "--env. X=x"], "--env. X=x"),
         (["run", "detect os", "--adr..x=1"], "--adr..x=1"),
         (["run", "detect os", "--adr.python.=x"], "--adr.python.=x"),
-        (["run", "detect os", "-j"], "-j"),
-        (["run", "detect os", "-j", "x"], "-j"),
+        # -j N is jobs; -j alone is CM's JSON (tests/test_cm_cli.py), so "x" is a query word
+        (["run", "detect os", "-j", "0"], "--jobs"),
+        (["run", "detect os", "-j", "x"], "detect os x"),
         (["run", "detect os", "--jobs"], "--jobs"),
         (["run", ""], "empty"),
         (["run", "   "], "empty"),
