@@ -100,6 +100,9 @@ def _preview_body(
         env, state, version = unpack(returned, node.recipe.alias)
     except Exception as exc:
         raise executor.failed(node, exc) from (None if isinstance(exc, CmpyError) else exc)
+    if isinstance(returned, Result) and returned.deps:
+        # what the body would ask for (a CM script's deps, which it decides as it goes)
+        children = children + tuple(returned.deps)
     return Result(
         env=env,
         state={**state, "plan": status + ", previewed", "previewed": True, "said": list(ctx.said)},

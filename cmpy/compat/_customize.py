@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 from .._errors import CmpyError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from types import ModuleType
 
     from .._ctx import Ctx
     from ._deps import DepRunner
     from ._runner import Script
 
-__all__ = ["Asked", "Host", "NoInput", "ScriptFailed", "import_customize", "os_info"]
+__all__ = ["Asked", "Host", "NoInput", "ScriptFailed", "import_customize", "make_i", "os_info"]
 
 
 class ScriptFailed(CmpyError):
@@ -98,7 +99,7 @@ class NoInput:
         raise OSError("no stdin for CM scripts")
 
 
-def import_customize(path: str, script: Script) -> ModuleType:
+def import_customize(path: str, script: Script, paths: Sequence[Any] = ()) -> ModuleType:
     import importlib.util
 
     from .._hash import digest
@@ -112,7 +113,7 @@ def import_customize(path: str, script: Script) -> ModuleType:
     saved = list(sys.path)
     try:
         with shim_imports():
-            sys.path[:0] = [script.folder]
+            sys.path[:0] = [script.folder, *(str(p) for p in paths if p)]
             spec.loader.exec_module(module)
     except CmpyError:
         raise
@@ -159,3 +160,46 @@ def os_info() -> dict[str, Any]:
             run_local_bat_from_python="bash -c ./run.sh",
         )
     return dict(_OS)
+
+
+def make_i(
+    script: Script,
+    ctx: Ctx,
+    env: dict[str, Any],
+    state: dict[str, Any],
+    chosen: list[str],
+    host: Host,
+) -> dict[str, Any]:
+    """The ``i`` dict CM hands a hook: env and state (changed in place), meta, input, automation, ..."""
+    from ._automation import Automation
+
+    info = os_info()
+    return {
+        "env": env,
+        "state": state,
+        "const": {},
+        "const_state": {},
+        "meta": script.meta,
+        "input": dict(ctx.inputs),
+        "os_info": info,
+        "automation": Automation(host),
+        "artifact": None,
+        "run_script_input": {
+            "path": script.folder,
+            "script_name": script.script_name,
+            "env": env,
+            "state": state,
+            "run_state": {},
+            "recursion_spaces": "  ",
+            "os_info": info,
+        },
+        "recursion_spaces": "  ",
+        "variation_tags": list(chosen),
+        "script_tags": list(script.meta.get("tags") or []),
+        "ad": {},
+        "add_deps_recursive": {},
+        "quiet": True,
+        "silent": True,
+        "verbose": False,
+        "run_state": {},
+    }

@@ -33,7 +33,9 @@ __all__ = ["DepRunner"]
 class DepRunner:
     """Runs the dep lists of one script run (see the module's documentation)."""
 
-    def __init__(self, script: Script, ctx: Ctx, chosen: list[str], adr: dict[str, Any]) -> None:
+    def __init__(
+        self, script: Script, ctx: Ctx | None, chosen: list[str], adr: dict[str, Any]
+    ) -> None:
         self.script = script
         self.ctx = ctx
         self.chosen = chosen
@@ -47,17 +49,21 @@ class DepRunner:
                 self.updates.setdefault(str(name), {}).update(copy.deepcopy(change))
 
     def run_all(self, deps: list[Any], env: dict[str, Any], state: dict[str, Any]) -> None:
+        for raw in deps:
+            dep = self.prepared(raw, env)
+            if dep is not None:
+                self._run_one(dep, env, state)
+
+    def prepared(self, raw: Any, env: dict[str, Any]) -> dict[str, Any] | None:
+        """A dep entry with the ``adr`` and updates addressed to it; ``None`` when it is off."""
         from ._scriptplan import apply_adr
 
-        for raw in deps:
-            if not isinstance(raw, dict) or not raw.get("tags"):
-                continue
-            dep = copy.deepcopy(raw)
-            apply_adr(dep, self.adr)
-            apply_adr(dep, self.updates)
-            if not self._enabled(dep, env):
-                continue
-            self._run_one(dep, env, state)
+        if not isinstance(raw, dict) or not raw.get("tags"):
+            return None
+        dep = copy.deepcopy(raw)
+        apply_adr(dep, self.adr)
+        apply_adr(dep, self.updates)
+        return dep if self._enabled(dep, env) else None
 
     def _enabled(self, dep: dict[str, Any], env: dict[str, Any]) -> bool:
         if "enable_if_env" in dep and not _env.condition_holds(env, dep["enable_if_env"]):
@@ -73,7 +79,7 @@ class DepRunner:
             and _env.condition_holds(env, dep["skip_if_any_env"], any_=True)
         )
 
-    def _tags(self, dep: dict[str, Any], env: dict[str, Any]) -> list[str]:
+    def tags_of(self, dep: dict[str, Any], env: dict[str, Any]) -> list[str]:
         tags = [t.strip() for t in str(dep["tags"]).split(",") if t.strip()]
         prefixed = dep.get("update_tags_from_env_with_prefix") or {}
         if isinstance(prefixed, dict):
@@ -94,7 +100,9 @@ class DepRunner:
         from ._runner import local_keys
 
         script = self.script
-        tags = self._tags(dep, env)
+        ctx = self.ctx
+        assert ctx is not None, "a planning DepRunner runs nothing"
+        tags = self.tags_of(dep, env)
         forced = [str(k) for k in dep.get("force_env_keys") or []]
         local = local_keys(script.prefix, script.meta)
         child = {
@@ -121,7 +129,7 @@ class DepRunner:
             child[script.prefix + "VERSION_MAX_USABLE"] = _env.render(
                 dep["version_max_usable"]
             ).strip()
-        query = self._query(dep, tags)
+        query = self.query_of(dep, tags)
         rendered = {
             k: _env.render(v) if not k.startswith("+") else _plus_text(k, v)
             for k, v in child.items()
@@ -130,16 +138,16 @@ class DepRunner:
             rendered["CMPY_CM_ADR"] = json.dumps(adr, sort_keys=True)
         names = dep.get("names") or []
         names = [names] if isinstance(names, str) else [str(n) for n in names]
-        saved = self.ctx.env
-        self.ctx.env = rendered
+        saved = ctx.env
+        ctx.env = rendered
         try:
-            result = self.ctx.run_sync(query, **versions)
+            result = ctx.run_sync(query, **versions)
         except CmpyError as exc:
             if names:
                 exc.message = f"{exc.message} (dep {names[0]!r} of CM script {script.alias})"
             raise
         finally:
-            self.ctx.env = saved
+            ctx.env = saved
         for key, value in result.env.items():
             if key.startswith("+"):
                 _env.merge_plus(env, key, value)
@@ -147,7 +155,7 @@ class DepRunner:
                 env[key] = value
         _env.merge_dicts(state, result.state or {})
 
-    def _query(self, dep: dict[str, Any], tags: list[str]) -> str:
+    def query_of(self, dep: dict[str, Any], tags: list[str]) -> str:
         """The query that names the dep: its own repository's match first, by CM's sort."""
         words = [t for t in tags if not t.startswith("_")]
         variations = [t for t in tags if t.startswith("_") or t.startswith("-_")]
@@ -179,21 +187,23 @@ class DepRunner:
 
     def access(self, request: dict[str, Any]) -> dict[str, Any]:
         """An ``automation.cmind.access`` request of the script, served by cmpy."""
+        ctx = self.ctx
+        assert ctx is not None, "a planning DepRunner runs nothing"
         action = str(request.get("action", ""))
         automation = str(request.get("automation", "")).partition(",")[0]
         if action == "run" and automation in ("script", ""):
             tags = str(request.get("tags", ""))
             env = {str(k): _env.render(v) for k, v in (request.get("env") or {}).items()}
-            saved = self.ctx.env
-            self.ctx.env = {**saved, **env}
+            saved = ctx.env
+            ctx.env = {**saved, **env}
             try:
-                result = self.ctx.run_sync(
-                    self._query({"tags": tags}, self._tags({"tags": tags}, {}))
+                result = ctx.run_sync(
+                    self.query_of({"tags": tags}, self.tags_of({"tags": tags}, {}))
                 )
             except CmpyError as exc:
                 return {"return": 1, "error": exc.message}
             finally:
-                self.ctx.env = saved
+                ctx.env = saved
             return {
                 "return": 0,
                 "new_env": dict(result.env),

@@ -121,7 +121,9 @@ class CMScripts:
             name = os.path.basename(folder)
             # the engine's own files count too: a change to it makes the scripts' results again
             out.append(
-                Source(self.name, folder, f"{MODULE_PREFIX}{origin}/{name}", (*files, *_engine_files()))
+                Source(
+                    self.name, folder, f"{MODULE_PREFIX}{origin}/{name}", (*files, *_engine_files())
+                )
             )
         return out
 
@@ -232,6 +234,8 @@ def to_recipe(meta: dict[str, Any], source: Source, path: str, flavour: str, ori
         reads=reads,
         process_env=process,
         cache=_truthy(meta.get("cache")),
+        # under --dry-run the body only reads its meta and plans its deps (see _preview)
+        dry_run_safe=True,
         override=True,
         module=source.module,
         qualname=alias,
@@ -243,7 +247,11 @@ def to_recipe(meta: dict[str, Any], source: Source, path: str, flavour: str, ori
     for file in source.files:
         try:
             with open(file, "rb") as fh:
-                name = os.path.relpath(file, folder) if file in own else "engine/" + os.path.basename(file)
+                name = (
+                    os.path.relpath(file, folder)
+                    if file in own
+                    else "engine/" + os.path.basename(file)
+                )
                 texts.append(name + "\0" + digest(fh.read().hex()))
         except OSError as exc:
             raise LoadFailed(

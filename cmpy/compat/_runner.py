@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import CmpyError
 from .._result import Result
 from . import _env
-from ._customize import Asked, Host, NoInput, ScriptFailed, import_customize, os_info
+from ._customize import Asked, Host, NoInput, ScriptFailed, import_customize, make_i, os_info
 from ._deps import DepRunner
 from ._meta import find_meta, read_meta
 from ._scriptio import TMP_FILES, plus_list, read_back, shell_exports
@@ -94,21 +94,25 @@ class Script:
         self.repo_path = _repo_of(folder)
         self.origin = os.path.basename(self.repo_path) if self.repo_path else ""
         self._customize: ModuleType | bool | None = False
+        self.script_name = "run"
 
     # -- the run ------------------------------------------------------------------
 
-    def run(self, ctx: Ctx) -> Result:
+    def prepare(
+        self, requested: list[str], inherited: dict[str, Any], given: dict[str, str], spec: str
+    ) -> tuple[dict[str, Any], dict[str, Any], ScriptPlan, list[str], dict[str, Any]]:
+        """The env, state, plan, variations and adr of a run, before its deps (CM's steps 600-1100)."""
         meta = self.meta
         p = self.prefix
         variations = meta.get("variations") or {}
-        chosen = _env.resolve_variations(self.alias, variations, list(ctx.variations))
+        chosen = _env.resolve_variations(self.alias, variations, requested)
         inputs = {}
         mapping = meta.get("input_mapping") or {}
-        for name, value in ctx.inputs.items():
+        for name, value in given.items():
             key = mapping.get(name)
             if isinstance(key, str) and value != "":
                 inputs[key] = value
-        env: dict[str, Any] = {k: v for k, v in ctx.env.items() if k not in inputs}
+        env: dict[str, Any] = {k: v for k, v in inherited.items() if k not in inputs}
         for key, value in list(env.items()):
             if key.startswith("+"):
                 env[key] = plus_list(key, value)
@@ -123,7 +127,7 @@ class Script:
         for name in chosen:
             vmeta = _env.variation_meta(variations, name) or {}
             plan.apply(vmeta, env, state, inputs, adr)
-        versions = _env.split_spec(ctx.version_spec) if ctx.version_spec else {}
+        versions = _env.split_spec(spec) if spec else {}
         for key, suffix in (
             ("version", "VERSION"),
             ("version_min", "VERSION_MIN"),
@@ -139,6 +143,18 @@ class Script:
         if version and version in (meta.get("versions") or {}):
             plan.apply(meta["versions"][version] or {}, env, state, inputs, adr)
         _env.substitute(env)
+        return env, state, plan, chosen, adr
+
+    def run(self, ctx: Ctx) -> Result:
+        if ctx.dry_run:
+            from ._preview import preview
+
+            return preview(self, ctx)
+        p = self.prefix
+        env, state, plan, chosen, adr = self.prepare(
+            list(ctx.variations), ctx.env, ctx.inputs, ctx.version_spec
+        )
+        self.script_name = plan.script_name or "run"
         work = self._work_folder(ctx)
         deps = DepRunner(self, ctx, chosen, adr)
         deps.run_all(plan.lists["predeps"], env, state)
@@ -185,10 +201,12 @@ class Script:
 
     # -- customize.py -------------------------------------------------------------
 
-    def customize(self) -> ModuleType | None:
+    def customize(self, env: dict[str, Any] | None = None) -> ModuleType | None:
+        """The script's customize.py, imported on first use (after its deps: ``+PYTHONPATH`` counts)."""
         if self._customize is False:
             path = os.path.join(self.folder, "customize.py")
-            self._customize = import_customize(path, self) if os.path.isfile(path) else None
+            extra = plus_list("+PYTHONPATH", (env or {}).get("+PYTHONPATH", []))
+            self._customize = import_customize(path, self, extra) if os.path.isfile(path) else None
         return self._customize  # type: ignore[return-value]
 
     def make_i(
@@ -200,38 +218,8 @@ class Script:
         work: str,
         deps: DepRunner,
     ) -> dict[str, Any]:
-        from ._automation import Automation
-
-        automation = Automation(Host(self, ctx, deps, work))
-        return {
-            "env": env,
-            "state": state,
-            "const": {},
-            "const_state": {},
-            "meta": self.meta,
-            "input": dict(ctx.inputs),
-            "os_info": os_info(),
-            "automation": automation,
-            "artifact": None,
-            "run_script_input": {
-                "path": self.folder,
-                "script_name": "run",
-                "env": env,
-                "state": state,
-                "run_state": {},
-                "recursion_spaces": "  ",
-                "os_info": os_info(),
-            },
-            "recursion_spaces": "  ",
-            "variation_tags": list(chosen),
-            "script_tags": list(self.meta.get("tags") or []),
-            "ad": {},
-            "add_deps_recursive": {},
-            "quiet": True,
-            "silent": True,
-            "verbose": False,
-            "run_state": {},
-        }
+        """CM's ``i`` for a hook (see :func:`._customize.make_i`)."""
+        return make_i(self, ctx, env, state, chosen, Host(self, ctx, deps, work))
 
     def _hook(
         self,
@@ -243,7 +231,7 @@ class Script:
         work: str,
         deps: DepRunner,
     ) -> dict[str, Any]:
-        module = self.customize()
+        module = self.customize(env)
         function = getattr(module, hook, None) if module is not None else None
         if function is None:
             return {}
@@ -262,6 +250,12 @@ class Script:
 
         before = os.getcwd()
         stdin = sys.stdin
+        path = list(sys.path)
+        env: dict[str, Any] = i["env"] if isinstance(i.get("env"), dict) else {}
+        sys.path[:0] = [
+            self.folder,
+            *map(str, plus_list("+PYTHONPATH", env.get("+PYTHONPATH", []))),
+        ]
         # what a hook prints is talk, never the command's output (--json owns stdout)
         talk = io.StringIO() if quiet else sys.stderr
         try:
@@ -290,6 +284,7 @@ class Script:
             ) from exc
         finally:
             sys.stdin = stdin
+            sys.path[:] = path
             os.chdir(before)
         if not isinstance(got, dict):
             return {}
