@@ -24,6 +24,8 @@ __all__ = ["Node", "Plan", "Request", "condition_holds", "plan"]
 _TRUE = frozenset({"yes", "on", "true", "1"})
 _FALSE = frozenset({"no", "off", "false", "0"})
 _MAX_DEPTH = 256
+# the env key a recipe reads to be handed the adr in force below it, as JSON
+ADR_ENV = "CMPY_ADR"
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
 if TYPE_CHECKING:
@@ -216,6 +218,11 @@ class _Planner:
         env.update(resolved.env)
         env.update(passed)
         env.update(self.caller_env)
+        if ADR_ENV in recipe.reads and (adr or self.caller_adr or resolved.adr):
+            # a recipe that decides its deps as it runs (a CM script) is handed the
+            # overrides in force for them, and they key its result
+            env[ADR_ENV] = _adr_json(env.get(ADR_ENV, ""), adr, resolved.adr, self.caller_adr)
+            self.adr_used.update(self.caller_adr)
         all_deps = recipe.deps + resolved.deps
         read_key = (recipe.uid, resolved.names)
         read = self.reads.get(read_key)
@@ -405,3 +412,21 @@ def plan(registry: Selector, request: Request, *, chain: tuple[str, ...] = ()) -
         adr_used=frozenset(planner.adr_used),
         adr_env_unread=tuple(dict.fromkeys(planner.adr_env_unread)),
     )
+
+
+def _adr_json(inherited: str, *layers: Mapping[str, Mapping[str, Any]]) -> str:
+    """The adr handed down as JSON: what came from above, then each layer on top."""
+    import json
+
+    try:
+        merged = json.loads(inherited) if inherited else {}
+    except ValueError:
+        merged = {}
+    if not isinstance(merged, dict):
+        merged = {}
+    for layer in layers:
+        for name, changes in layer.items():
+            have = merged.setdefault(str(name), {})
+            if isinstance(have, dict):
+                have.update({str(k): v for k, v in changes.items()})
+    return json.dumps(merged, sort_keys=True, default=str)

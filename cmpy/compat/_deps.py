@@ -135,7 +135,7 @@ class DepRunner:
             for k, v in child.items()
         }
         if adr:
-            rendered["CMPY_CM_ADR"] = json.dumps(adr, sort_keys=True)
+            rendered["CMPY_ADR"] = json.dumps(adr, sort_keys=True)
         names = dep.get("names") or []
         names = [names] if isinstance(names, str) else [str(n) for n in names]
         saved = ctx.env
@@ -143,7 +143,7 @@ class DepRunner:
         try:
             result = ctx.run_sync(query, **versions)
         except CmpyError as exc:
-            if names:
+            if names and "\n" not in exc.message and "(dep " not in exc.message:
                 exc.message = f"{exc.message} (dep {names[0]!r} of CM script {script.alias})"
             raise
         finally:

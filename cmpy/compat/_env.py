@@ -2,8 +2,9 @@
 
 - Conditions (``enable_if_env`` and the like): a key matches when its value
   is one of those listed; ``yes``/``on``/``true``/``1`` listed match any
-  truthy value and ``no``/``off``/``false``/``0`` also a missing key. A
-  scalar stands for a one-item list, booleans and ints for their text.
+  value but a false one, ``no``/``off``/``false``/``0`` a false one or a
+  missing key. A scalar stands for a one-item list, booleans and ints for
+  their text.
 - ``<<<KEY>>>`` inside a value is replaced by that key's value.
 - ``+KEY`` holds a list, prepended to ``KEY`` with the OS path separator, or
   with the first character after ``+`` when it is not alphanumeric
@@ -58,23 +59,27 @@ def _text(value: Any) -> str:
 
 
 def condition_holds(env: dict[str, Any], conditions: Any, *, any_: bool = False) -> bool:
-    """Whether ``env`` satisfies CM's ``enable_if_env``-style conditions (all keys, or ``any_``)."""
+    """Whether ``env`` satisfies CM's ``enable_if_env``-style conditions (all keys, or ``any_``).
+
+    Listing a true word (yes, on, true, 1) asks for any value but a false one;
+    listing a false word also accepts a missing key; otherwise the value must
+    be one of those listed (case aside).
+    """
     if not isinstance(conditions, dict) or not conditions:
         return True
     results = []
     for key, wanted in conditions.items():
-        listed = wanted if isinstance(wanted, list) else [wanted]
-        texts = [_text(w) for w in listed]
-        present = key in env and env[key] is not None
-        value = _text(env[key]) if present else ""
-        hit = False
-        if (
-            (any(t in TRUE for t in texts) and present and value in TRUE)
-            or (any(t in FALSE for t in texts) and (not present or value in FALSE))
-            or (present and value in [render(w).strip().lower() for w in listed])
-            or (present and render(env[key]) in [render(w) for w in listed])
-        ):
-            hit = True
+        listed = {_text(w) for w in (wanted if isinstance(wanted, list) else [wanted])}
+        if key in env and env[key] is not None:
+            value = _text(env[key])
+            if listed & TRUE:
+                hit = value not in FALSE
+            elif listed & (FALSE - {""}):
+                hit = value in FALSE
+            else:
+                hit = value in listed
+        else:
+            hit = bool(listed & FALSE)
         results.append(hit)
     return any(results) if any_ else all(results)
 

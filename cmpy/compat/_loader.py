@@ -234,6 +234,8 @@ def to_recipe(meta: dict[str, Any], source: Source, path: str, flavour: str, ori
         reads=reads,
         process_env=process,
         cache=_truthy(meta.get("cache")),
+        # CM takes the lowest "sort" of several matches; cmpy the highest priority
+        priority=-_int(meta.get("sort")),
         # under --dry-run the body only reads its meta and plans its deps (see _preview)
         dry_run_safe=True,
         override=True,
@@ -332,8 +334,16 @@ def read_env_names(
         if file.endswith(".py"):
             for match in _PROCESS.finditer(text):
                 process.add(match.group(1) or match.group(2))
-    reads = [f"{prefix}*"] + sorted(n for n in mentioned if not n.startswith(prefix))
+    # CMPY_ADR: the overrides (adr) in force for the deps it asks for as it runs
+    reads = [f"{prefix}*", "CMPY_ADR"] + sorted(n for n in mentioned if not n.startswith(prefix))
     return tuple(reads), tuple(sorted(process))
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _truthy(value: Any) -> bool:

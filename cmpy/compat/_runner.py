@@ -116,7 +116,11 @@ class Script:
         for key, value in list(env.items()):
             if key.startswith("+"):
                 env[key] = plus_list(key, value)
-        adr = _json(env.pop("CMPY_CM_ADR", ""))
+        adr = _json(env.pop("CMPY_ADR", ""))
+        # where the script is, as CM tells its scripts (local keys: not handed down)
+        env[p + "TMP_CURRENT_PATH"] = os.getcwd()
+        env[p + "TMP_CURRENT_SCRIPT_PATH"] = self.folder
+        env[p + "TMP_CURRENT_SCRIPT_REPO_PATH"] = self.repo_path or os.path.dirname(self.folder)
         state: dict[str, Any] = {}
         for key, value in (meta.get("default_env") or {}).items():
             env.setdefault(str(key), value)
@@ -156,6 +160,7 @@ class Script:
         )
         self.script_name = plan.script_name or "run"
         work = self._work_folder(ctx)
+        env[p + "TMP_CURRENT_SCRIPT_WORK_PATH"] = work
         deps = DepRunner(self, ctx, chosen, adr)
         deps.run_all(plan.lists["predeps"], env, state)
         deps.run_all(plan.lists["deps"], env, state)
