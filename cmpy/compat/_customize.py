@@ -9,6 +9,7 @@ while it imports and runs. ``sys.stdin`` is replaced while a hook runs: an
 
 from __future__ import annotations
 
+import copy
 import os
 import platform
 import sys
@@ -179,7 +180,7 @@ def make_i(
         "state": state,
         "const": {},
         "const_state": {},
-        "meta": script.meta,
+        "meta": copy.deepcopy(script.meta),  # a hook may change it: the next run must not see that
         "input": dict(ctx.inputs),
         "os_info": info,
         "automation": Automation(host),

@@ -91,6 +91,9 @@ class CMScripts:
 
     def __init__(self, say: Callable[[str], None] | None = None) -> None:
         self.say = say
+        # the engine is part of every script's fingerprint: its version is in the loader's
+        # name, so that a changed engine makes the index load every script again
+        self.name = f"{LOADER}@{_engine_stamp()}"
         # unknown keys, said once per repository and process (loading happens on change only)
         self.warnings: list[str] = []
         self._warned: set[str] = set()
@@ -119,10 +122,9 @@ class CMScripts:
                 continue
             self._roots[folder] = (origin, top)
             name = os.path.basename(folder)
-            # the engine's own files count too: a change to it makes the scripts' results again
             out.append(
                 Source(
-                    self.name, folder, f"{MODULE_PREFIX}{origin}/{name}", (*files, *_engine_files())
+                    self.name, folder, f"{MODULE_PREFIX}{origin}/{name}", tuple(files)
                 )
             )
         return out
@@ -222,7 +224,7 @@ def to_recipe(meta: dict[str, Any], source: Source, path: str, flavour: str, ori
         uid = digest(f"cm:{origin}:{alias}", 8)
     tags = _tags(meta.get("tags"))
     prefix = "CM_" if flavour == "cm" else "MLC_"
-    own = tuple(f for f in source.files if f.startswith(folder + os.sep))
+    own = source.files
     reads, process = read_env_names(folder, own, prefix)
     recipe = Recipe(
         alias=alias,
@@ -246,7 +248,7 @@ def to_recipe(meta: dict[str, Any], source: Source, path: str, flavour: str, ori
         doc=_doc(meta, flavour, origin),
     )
     texts = []
-    for file in source.files:
+    for file in (*source.files, *_engine_files()):
         try:
             with open(file, "rb") as fh:
                 name = (
@@ -358,6 +360,18 @@ def _doc(meta: dict[str, Any], flavour: str, origin: str) -> str:
 
 
 _ENGINE: list[str] = []
+
+
+def _engine_stamp() -> str:
+    """A short digest of the engine files' sizes and times (cheap: one stat each)."""
+    stamps = []
+    for path in _engine_files():
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        stamps.append((os.path.basename(path), st.st_mtime_ns, st.st_size))
+    return digest(repr(stamps), 4)
 
 
 def _engine_files() -> list[str]:

@@ -189,17 +189,36 @@ def flavour_of(repo: str) -> str:
     return "cm" if os.path.isfile(os.path.join(repo, "cmr.yaml")) else "mlc"
 
 
+_READ: dict[str, tuple[tuple[int, int], dict[str, Any]]] = {}
+
+
 def read_meta(path: str) -> dict[str, Any]:
-    """The meta in ``path`` (YAML or JSON) as a dict.
+    """The meta in ``path`` (YAML or JSON) as a dict (a copy: the caller may change it).
+
+    A process parses each file once while it stays the same (a plan meets
+    detect-os many times).
 
     Raises:
         MetaError: it does not parse, is not a mapping, or PyYAML is missing.
     """
+    import copy
+
     try:
         with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            stamp = (st.st_mtime_ns, st.st_size)
+            known = _READ.get(path)
+            if known is not None and known[0] == stamp:
+                return copy.deepcopy(known[1])
             data = fh.read()
     except OSError as exc:
         raise MetaError(f"{path} cannot be read: {exc.strerror or exc}") from None
+    meta = _parse(path, data)
+    _READ[path] = (stamp, meta)
+    return copy.deepcopy(meta)
+
+
+def _parse(path: str, data: bytes) -> dict[str, Any]:
     if path.endswith(".json"):
         try:
             meta = json.loads(data.decode("utf-8"))

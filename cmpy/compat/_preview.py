@@ -87,7 +87,7 @@ def _preview_dep(
         if len(chain) >= MAX_DEPTH:
             status += ", deeper than shown"
         else:
-            child = ScriptClass(_folder(recipe), script.loader)
+            child = ScriptClass.of(_folder(recipe), script.loader)
             child_env = {k: v for k, v in env.items()}
             child_env.update({str(k): v for k, v in (dep.get("env") or {}).items()})
             try:

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["body_for"]
 
 _BODIES: dict[str, Any] = {}
+_SCRIPTS: dict[str, tuple[Any, Script]] = {}
 _LOCAL = (
     "VERSION",
     "VERSION_MIN",
@@ -69,7 +70,7 @@ def body_for(folder: str, loader: Any = None) -> Any:
     if body is None:
 
         def body(ctx: Ctx) -> Result:
-            return Script(folder, loader).run(ctx)
+            return Script.of(folder, loader).run(ctx)
 
         body.__qualname__ = f"cm_script[{os.path.basename(folder)}]"
         _BODIES[folder] = body
@@ -78,6 +79,16 @@ def body_for(folder: str, loader: Any = None) -> Any:
 
 class Script:
     """One run of one script folder (see the module's documentation)."""
+
+    @classmethod
+    def of(cls, folder: str, loader: Any) -> Script:
+        """The script of ``folder``, made once per process while its meta stays the same."""
+        found = find_meta(folder)
+        stamp = _stamp(found[0]) if found else None
+        known = _SCRIPTS.get(folder)
+        if known is None or known[0] != stamp or stamp is None:
+            known = _SCRIPTS[folder] = (stamp, cls(folder, loader))
+        return known[1]
 
     def __init__(self, folder: str, loader: Any) -> None:
         found = find_meta(folder)
@@ -374,6 +385,14 @@ class Script:
                 return
             self._bash(ctx, f"bash {shlex.quote(script)}", env, work)
         read_back(work, env, state)
+
+
+def _stamp(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
 
 
 def _repo_of(folder: str) -> str:
