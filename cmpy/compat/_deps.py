@@ -171,7 +171,7 @@ class DepRunner:
             raise RecipeNotFound(" ".join(tags), [])
         own = [r for r in found if origin_of(r) == self.script.origin] or found
         own.sort(key=lambda r: (-r.priority, r.file))
-        picked = own[0]
+        picked = _cached_first([r for r in own if r.priority == own[0].priority])
         inherit = []
         if dep.get("inherit_variation_tags"):
             skip = {str(g) for g in dep.get("skip_inherit_variation_groups") or []}
@@ -220,6 +220,18 @@ class DepRunner:
                 "error": f"the action {action!r} of {automation!r} is not supported",
             }
         return _access.access(request)
+
+
+def _cached_first(tied: list[Recipe]) -> Recipe:
+    """Of several equal matches, CM's choice: one with a cache entry, else the first."""
+    if len(tied) > 1:
+        from .._api import runtime
+
+        cached = {entry.recipe for entry in runtime().cache}
+        for recipe in tied:
+            if recipe.alias in cached:
+                return recipe
+    return tied[0]
 
 
 def _knows(recipe: Recipe, name: str) -> bool:

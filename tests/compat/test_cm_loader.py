@@ -142,3 +142,66 @@ def test_dry_run_and_cache_ls_treat_scripts_like_recipes(
     assert "t-order" in tree and "t-hello" in tree and "t-leaf" in tree
     cmpy.run("t cached", value="1", env={"CM_CACHED_COUNTER": str(tmp_path / "c")}, quiet=True)
     assert [e.recipe for e in cmpy.cache.ls("t cached")] == ["t-cached"]
+
+
+def _script(root: Path, name: str, meta: str, run_sh: str = "") -> None:
+    folder = root / "script" / name
+    folder.mkdir()
+    (folder / "_cm.yaml").write_text(meta)
+    if run_sh:
+        (folder / "run.sh").write_text(run_sh)
+
+
+def test_several_matches_are_broken_cms_way(tmp_path: Path) -> None:
+    root = make_repo(tmp_path, "cm", ["t-leaf"])
+    for name, sort in (("tool-b", 500), ("tool-a", 1000), ("tool-c", 500)):
+        _script(
+            root,
+            name,
+            f"alias: {name}\nautomation_alias: script\ntags: [get, tool]\nsort: {sort}\ncache: true\n"
+            "new_env_keys: [CM_TOOL]\n",
+            f"echo CM_TOOL={name} > tmp-run-env.out\n",
+        )
+    _script(
+        root,
+        "use-tool",
+        "alias: use-tool\nautomation_alias: script\ntags: [use, tool]\nnew_env_keys: [CM_TOOL]\n"
+        "deps:\n  - tags: get,tool\n",
+    )
+    assert main(["repo", "add", str(root)]) == 0
+    # the lowest sort wins; of two with the lowest, the first by path
+    assert cmpy.run("use tool", quiet=True).env["CM_TOOL"] == "tool-b"
+    # unless the other has a cache entry already (and nothing asks)
+    cmpy.cache.rm("tool-b", all=False)
+    cmpy.run("tool-c", quiet=True)
+    cmpy.testing.new_process()
+    assert cmpy.run("use tool", quiet=True).env["CM_TOOL"] == "tool-c"
+
+
+def test_access_runs_finds_and_loads_cm_scripts(tmp_path: Path) -> None:
+    root = make_repo(tmp_path, "cm", ["t-hello", "t-cached"])
+    assert main(["repo", "add", str(root)]) == 0
+    ran = cmpy.access({"action": "run", "automation": "script", "tags": "t,hello", "name": "Ada", "quiet": True})
+    assert ran["return"] == 0 and ran["new_env"]["CM_HELLO"] == "hi-Ada"
+    found = cmpy.access({"action": "find", "automation": "script", "tags": "t,hello"})
+    assert [a.meta["uid"] for a in found["list"]] == ["1111111111111111"]
+    loaded = cmpy.access({"action": "load", "automation": "script", "artifact": "t-hello"})
+    assert loaded["return"] == 0 and loaded["meta"]["alias"] == "t-hello"
+    missing = cmpy.access({"action": "run", "automation": "script", "tags": "no,such,thing", "quiet": True})
+    assert missing["return"] == 16 and ("no,such,thing" in missing["error"] or "no such thing" in missing["error"])
+    as_text = cmpy.access(f"run script --tags=t,cached --value=1 --env.CM_CACHED_COUNTER={tmp_path / 'n'} -s")
+    assert as_text["return"] == 0, as_text
+    cache = cmpy.access({"action": "find", "automation": "cache", "tags": "t,cached"})
+    assert cache["return"] == 0 and len(cache["list"]) == 1
+
+
+def test_cms_command_spellings_run_cm_scripts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    root = make_repo(tmp_path, "mlc", ["t-hello"])
+    assert main(["repo", "add", str(root)]) == 0
+    capsys.readouterr()
+    assert main(["run", "script", "--tags=t,hello", "--name=Bo", "-j", "-s"]) == 0
+    assert json.loads(capsys.readouterr().out)["env"]["MLC_HELLO"] == "hi-Bo"
+    assert main(["find", "script", "--tags=t,hello"]) == 0
+    assert "t-hello" in capsys.readouterr().out
