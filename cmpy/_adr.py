@@ -19,7 +19,7 @@ TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded impo
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["ADR_KEYS", "adr_name", "override"]
+__all__ = ["ADR_KEYS", "adr_json", "adr_name", "override"]
 
 ADR_KEYS = frozenset({"tags", "query", "version", "version_min", "version_max", "env", "inputs"})
 _NONE: frozenset[str] = frozenset()
@@ -77,3 +77,21 @@ def override(
 def adr_name(dep: Dep, adr_names: Mapping[str, object]) -> str:
     """The name of a dep that an adr used (its first name the adr knows, else its first)."""
     return next((n for n in dep.names if n in adr_names), dep.name or "")
+
+
+def adr_json(inherited: str, *layers: Mapping[str, Mapping[str, Any]]) -> str:
+    """The adr handed down as JSON: what came from above, then each layer on top."""
+    import json
+
+    try:
+        merged = json.loads(inherited) if inherited else {}
+    except ValueError:
+        merged = {}
+    if not isinstance(merged, dict):
+        merged = {}
+    for layer in layers:
+        for name, changes in layer.items():
+            have = merged.setdefault(str(name), {})
+            if isinstance(have, dict):
+                have.update({str(k): v for k, v in changes.items()})
+    return json.dumps(merged, sort_keys=True, default=str)

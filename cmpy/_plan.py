@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ._adr import adr_name, override
+from ._adr import adr_json, adr_name, override
 from ._errors import CmpyError, DependencyCycle, RecipeDefinitionError, RecipeNotFound, UsageError
 from ._hash import digest
 from ._model import Dep, Recipe, label
@@ -221,7 +221,7 @@ class _Planner:
         if ADR_ENV in recipe.reads and (adr or self.caller_adr or resolved.adr):
             # a recipe that decides its deps as it runs (a CM script) is handed the
             # overrides in force for them, and they key its result
-            env[ADR_ENV] = _adr_json(env.get(ADR_ENV, ""), adr, resolved.adr, self.caller_adr)
+            env[ADR_ENV] = adr_json(env.get(ADR_ENV, ""), adr, resolved.adr, self.caller_adr)
             self.adr_used.update(self.caller_adr)
         all_deps = recipe.deps + resolved.deps
         read_key = (recipe.uid, resolved.names)
@@ -413,20 +413,3 @@ def plan(registry: Selector, request: Request, *, chain: tuple[str, ...] = ()) -
         adr_env_unread=tuple(dict.fromkeys(planner.adr_env_unread)),
     )
 
-
-def _adr_json(inherited: str, *layers: Mapping[str, Mapping[str, Any]]) -> str:
-    """The adr handed down as JSON: what came from above, then each layer on top."""
-    import json
-
-    try:
-        merged = json.loads(inherited) if inherited else {}
-    except ValueError:
-        merged = {}
-    if not isinstance(merged, dict):
-        merged = {}
-    for layer in layers:
-        for name, changes in layer.items():
-            have = merged.setdefault(str(name), {})
-            if isinstance(have, dict):
-                have.update({str(k): v for k, v in changes.items()})
-    return json.dumps(merged, sort_keys=True, default=str)

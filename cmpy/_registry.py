@@ -72,6 +72,8 @@ class Registry:
         self._signature: list[tuple[str, int]] = []
         self._stamps: dict[str, Any] = {}
         self._root_sources: dict[Any, tuple[Any, list[Source]]] = {}
+        self._listed: dict[Any, Any] = {}
+        self._relisted = False
         self._defs_seen = -1
         self._scanned = False
         self._selected: dict[Any, Recipe] = {}
@@ -105,6 +107,10 @@ class Registry:
                 return
         self.notices = []
         index = _index.read(self._index_dir)
+        # the sources of each root as the last process listed them (a CM repository's
+        # hundreds of folders are not walked again while their folders stay the same)
+        self._listed = index.get("roots", {}) if index else {}
+        self._relisted = False
         if index is not None and index.get("sys_path") == signature:
             eps = index["entry_points"]
         else:
@@ -124,7 +130,7 @@ class Registry:
                 continue
             changed = True
             records[path] = self._load(source, current)
-        changed = changed or set(records) != set(old)
+        changed = changed or set(records) != set(old) or self._relisted
         self._eps, self._signature, self._stamps = eps, signature, stamps
         self._sources = sources
         by_module = {s.module: s for s in sources.values()}
@@ -151,7 +157,7 @@ class Registry:
             _index.write(
                 self._index_dir,
                 {"entry_points": eps, "sources": records, "sys_path": signature, "lookup": lookup,
-                 "warnings": warnings},
+                 "warnings": warnings, "roots": self._listing()},
             )
         self._rebuild()
         self._scanned = True
@@ -164,11 +170,26 @@ class Registry:
             folders = _discovery.folder_stamps(root.path)
             known = self._root_sources.get(root)
             if known is None or known[0] != folders:
-                loader = next(loader for loader in self.loaders if loader.claims(root))
-                known = self._root_sources[root] = (folders, loader.sources(root))
+                known = self._root_sources[root] = (folders, self._sources_of(root, folders))
             for source in known[1]:
                 found.setdefault(source.path, source)
         return found
+
+    def _sources_of(self, root: Any, folders: Any) -> list[Source]:
+        """A root's sources: as listed before while its folders are the same, else asked for."""
+        listed = self._listed.get(root._key())
+        names = {loader.name for loader in self.loaders}
+        if listed is not None and tuple(listed[0]) == folders and all(s[0] in names for s in listed[1]):
+            return [Source(a, b, c, tuple(d), by_name=e) for a, b, c, d, e in listed[1]]
+        self._relisted = True
+        loader = next(loader for loader in self.loaders if loader.claims(root))
+        return loader.sources(root)
+
+    def _listing(self) -> dict[Any, Any]:
+        return {
+            root._key(): (folders, [(s.loader, s.path, s.module, s.files, s.by_name) for s in found])
+            for root, (folders, found) in self._root_sources.items()
+        }
 
     def _load(self, source: Source, current: Any) -> _SourceRecord:
         loader = self._loader(source)

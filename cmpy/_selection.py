@@ -68,6 +68,10 @@ def select(table: Table, query: Query, *, broken: dict[str, str] | None = None) 
     best = [r for r in found if r.priority == top]
     if len(best) == 1:
         return best[0]
+    # "print hello-world" names print-hello-world, not print-hello-world-java
+    named = [r for r in best if r.alias == "-".join(query.tags)]
+    if len(named) == 1:
+        return named[0]
     aliases = [r.alias for r in best]
     if len(set(aliases)) < len(aliases):
         # one alias for several: only where they are defined tells them apart

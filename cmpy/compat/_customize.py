@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import copy
 import os
-import platform
 import sys
-from typing import TYPE_CHECKING, Any
 
 from .._errors import CmpyError
 
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import ModuleType
+    from typing import Any
 
     from .._ctx import Ctx
     from ._deps import DepRunner
@@ -134,7 +134,8 @@ _OS: dict[str, Any] = {}
 def os_info() -> dict[str, Any]:
     """CM's ``os_info``: platform, flavour, bits, the env syntax of the shell."""
     if not _OS:
-        system = platform.system().lower()
+        uname = os.uname()
+        system = uname.sysname.lower()
         flavor, version = system, ""
         try:
             with open("/etc/os-release", encoding="utf-8") as fh:
@@ -149,7 +150,7 @@ def os_info() -> dict[str, Any]:
             else ("darwin" if system == "darwin" else "linux"),
             platform_flavor=flavor,
             platform_version=version,
-            arch=platform.machine(),
+            arch=uname.machine,
             bits="64" if sys.maxsize > 2**32 else "32",
             python_bits="64" if sys.maxsize > 2**32 else "32",
             env_separator=os.pathsep,

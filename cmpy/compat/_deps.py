@@ -15,14 +15,16 @@ from __future__ import annotations
 import copy
 import fnmatch
 import json
-from typing import TYPE_CHECKING, Any
 
 from .._errors import CmpyError, RecipeNotFound
 from .._query import parse_query
 from .._table import origin as origin_of
 from . import _env
 
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
 if TYPE_CHECKING:
+    from typing import Any
+
     from .._ctx import Ctx
     from .._model import Recipe
     from ._runner import Script
@@ -104,6 +106,8 @@ class DepRunner:
         assert ctx is not None, "a planning DepRunner runs nothing"
         tags = self.tags_of(dep, env)
         forced = [str(k) for k in dep.get("force_env_keys") or []]
+        if dep.get("reuse_version"):  # the dep is asked for this script's version
+            forced.append(script.prefix + "VERSION*")
         local = local_keys(script.prefix, script.meta)
         child = {
             k: v

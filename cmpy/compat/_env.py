@@ -23,10 +23,12 @@ from __future__ import annotations
 import copy
 import fnmatch
 import os
-import re
-from typing import Any
 
 from .._errors import UsageError, VariationError
+
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "condition_holds",
@@ -42,7 +44,7 @@ __all__ = [
 
 TRUE = frozenset(("yes", "on", "true", "1"))
 FALSE = frozenset(("no", "off", "false", "0", ""))
-_PLACEHOLDER = re.compile(r"<<<(.*?)>>>")
+_PLACEHOLDER = r"<<<(.*?)>>>"
 
 
 def render(value: Any) -> str:
@@ -96,8 +98,10 @@ def substitute(env: dict[str, Any], extra: dict[str, Any] | None = None) -> None
 
 
 def _fill(text: str, pool: dict[str, Any]) -> str:
-    return _PLACEHOLDER.sub(
-        lambda m: render(pool[m.group(1)]) if m.group(1) in pool else m.group(0), text
+    import re
+
+    return re.sub(
+        _PLACEHOLDER, lambda m: render(pool[m.group(1)]) if m.group(1) in pool else m.group(0), text
     )
 
 
@@ -235,11 +239,18 @@ def resolve_variations(
                 )
             groups[group] = name
         chosen.append(name)
+        if not asked:
+            bases(name)
+
+    def bases(name: str) -> None:
         for base in _names((variation_meta(variations, name) or {}).get("base")):
             add(base, asked=False)
 
+    # what was asked for first, then what it pulls in: a base never beats an explicit choice
     for name in requested:
         add(str(name).lstrip("_"), asked=True)
+    for name in list(chosen):
+        bases(name)
     for _round in range(64):
         before = len(chosen)
         for name in list(chosen):

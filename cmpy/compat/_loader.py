@@ -21,16 +21,16 @@ known as ``REPO:ALIAS`` as well.
 from __future__ import annotations
 
 import os
-import re
-from typing import TYPE_CHECKING, Any
 
 from .._hash import digest
 from .._loaders import LoadFailed, Root, Source
 from .._model import Input, Recipe, Variation
 from ._meta import MetaError, find_meta, read_meta, unknown_keys
 
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
     from .._model import Body
 
@@ -38,17 +38,15 @@ __all__ = ["CMScripts", "is_cm_root", "read_env_names"]
 
 LOADER = "cm"
 MODULE_PREFIX = "cm:"
-_UID = re.compile(r"[0-9a-f]{16}")
+_UID = r"[0-9a-f]{16}"
 # names a script's files may read: CM's <<<KEY>>>, env['KEY'], env.get('KEY'), $KEY, ${KEY}
-_NAMES = re.compile(
+_NAMES = (
     r"<<<([A-Za-z_][A-Za-z0-9_]*)>>>"
     r"|env(?:\.get\(|\[|\.setdefault\(|\.pop\()\s*['\"]([A-Za-z_][A-Za-z0-9_]*)['\"]"
     r"|\$\{?([A-Za-z_][A-Za-z0-9_]*)"
     r"|\b((?:CM|MLC)_[A-Z0-9_]+)\b"
 )
-_PROCESS = re.compile(
-    r"os\.environ(?:\.get\(|\[)\s*['\"]([A-Za-z_][A-Za-z0-9_]*)['\"]|getenv\(\s*['\"]([A-Za-z_][A-Za-z0-9_]*)"
-)
+_PROCESS = r"os\.environ(?:\.get\(|\[)\s*['\"]([A-Za-z_][A-Za-z0-9_]*)['\"]|getenv\(\s*['\"]([A-Za-z_][A-Za-z0-9_]*)"
 # shell's own names: never the caller's env
 _SHELL = frozenset(
     [
@@ -122,11 +120,7 @@ class CMScripts:
                 continue
             self._roots[folder] = (origin, top)
             name = os.path.basename(folder)
-            out.append(
-                Source(
-                    self.name, folder, f"{MODULE_PREFIX}{origin}/{name}", tuple(files)
-                )
-            )
+            out.append(Source(self.name, folder, f"{MODULE_PREFIX}{origin}/{name}", tuple(files)))
         return out
 
     def load(self, source: Source) -> list[Recipe]:
@@ -220,7 +214,9 @@ def to_recipe(meta: dict[str, Any], source: Source, path: str, flavour: str, ori
     folder = source.path
     alias = str(meta.get("alias") or os.path.basename(folder))
     uid = str(meta.get("uid") or "")
-    if not _UID.fullmatch(uid):
+    import re
+
+    if not re.fullmatch(_UID, uid):
         uid = digest(f"cm:{origin}:{alias}", 8)
     tags = _tags(meta.get("tags"))
     prefix = "CM_" if flavour == "cm" else "MLC_"
@@ -315,6 +311,8 @@ def read_env_names(
     from ``os.environ`` and its shell scripts from ``$KEY`` that are not
     prefix keys (``PATH``, ``HOME``, ``CUDA_HOME``).
     """
+    import re
+
     mentioned: set[str] = set()
     process: set[str] = set()
     for file in files:
@@ -326,7 +324,7 @@ def read_env_names(
         except OSError:
             continue
         shell = file.endswith((".sh", ".bat"))
-        for match in _NAMES.finditer(text):
+        for match in re.finditer(_NAMES, text):
             name = next(g for g in match.groups() if g)
             if name in _SHELL or name.isdigit():
                 continue
@@ -334,7 +332,7 @@ def read_env_names(
             if shell and match.group(3) and not name.startswith(("CM_", "MLC_")):
                 process.add(name)
         if file.endswith(".py"):
-            for match in _PROCESS.finditer(text):
+            for match in re.finditer(_PROCESS, text):
                 process.add(match.group(1) or match.group(2))
     # CMPY_ADR: the overrides (adr) in force for the deps it asks for as it runs
     reads = [f"{prefix}*", "CMPY_ADR"] + sorted(n for n in mentioned if not n.startswith(prefix))

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
 
 from .._errors import CmpyError
+
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["META_FILES", "MetaError", "find_meta", "flavour_of", "read_meta", "unknown_keys"]
 
@@ -210,12 +213,57 @@ def read_meta(path: str) -> dict[str, Any]:
             known = _READ.get(path)
             if known is not None and known[0] == stamp:
                 return copy.deepcopy(known[1])
-            data = fh.read()
+            meta = _from_disk_cache(path, stamp)
+            if meta is None:
+                meta = _parse(path, fh.read())
+                _to_disk_cache(path, stamp, meta)
     except OSError as exc:
         raise MetaError(f"{path} cannot be read: {exc.strerror or exc}") from None
-    meta = _parse(path, data)
     _READ[path] = (stamp, meta)
     return copy.deepcopy(meta)
+
+
+def _cache_file(path: str) -> str | None:
+    """Where the parsed form of a YAML meta is kept as JSON (``None``: not for JSON metas)."""
+    if path.endswith(".json"):
+        return None
+    from .._hash import digest
+    from .._home import home_path
+
+    return os.path.join(home_path(), "cm-metas", digest(path) + ".json")
+
+
+def _from_disk_cache(path: str, stamp: tuple[int, int]) -> dict[str, Any] | None:
+    # a command runs a script from the index without importing PyYAML (about 12 ms)
+    cached = _cache_file(path)
+    if cached is None:
+        return None
+    try:
+        with open(cached, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("path") != path or doc.get("stamp") != list(stamp):
+        return None
+    meta = doc.get("meta")
+    return meta if isinstance(meta, dict) else None
+
+
+def _to_disk_cache(path: str, stamp: tuple[int, int], meta: dict[str, Any]) -> None:
+    cached = _cache_file(path)
+    if cached is None:
+        return
+    try:
+        text = json.dumps({"path": path, "stamp": list(stamp), "meta": meta})
+        if json.loads(text)["meta"] != meta:
+            return  # not plain JSON data (a date, a number as a key): parsed each time
+        os.makedirs(os.path.dirname(cached), mode=0o700, exist_ok=True)
+        partial = f"{cached}.{os.getpid()}.tmp"
+        with open(partial, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(partial, cached)
+    except (OSError, TypeError, ValueError):
+        pass
 
 
 def _parse(path: str, data: bytes) -> dict[str, Any]:

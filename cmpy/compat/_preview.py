@@ -11,14 +11,15 @@ which only run-time conditions break) is shown once and not followed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from .._errors import CmpyError
 from .._query import parse_query
 from .._result import Result
 from ._deps import DepRunner
 
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
 if TYPE_CHECKING:
+    from typing import Any
+
     from .._ctx import Ctx
     from .._model import Recipe
     from ._runner import Script

@@ -24,21 +24,21 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import sys
-from typing import TYPE_CHECKING, Any
 
 from .._errors import CmpyError
 from .._result import Result
 from . import _env
-from ._customize import Asked, Host, NoInput, ScriptFailed, import_customize, make_i, os_info
+from ._customize import Asked, Host, NoInput, ScriptFailed, import_customize, make_i
 from ._deps import DepRunner
 from ._meta import find_meta, read_meta
-from ._scriptio import TMP_FILES, plus_list, read_back, shell_exports
+from ._scriptio import TMP_FILES, flavoured, plus_list, quote, read_back, shell_exports
 from ._scriptplan import ScriptPlan
 
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
 if TYPE_CHECKING:
     from types import ModuleType
+    from typing import Any
 
     from .._ctx import Ctx
 
@@ -190,12 +190,18 @@ class Script:
             got.get("version") or found_version or env.get(p + "DETECTED_VERSION") or ""
         )
         deps.run_all(plan.lists["post_deps"], env, state)
-        for name in TMP_FILES:
-            try:
-                os.unlink(os.path.join(work, name))
-            except OSError:
-                pass
-        return self._handed_back(env, state, plan, found_version)
+        for name in (*TMP_FILES, *(str(f) for f in self.meta.get("clean_files") or [])):
+            if os.path.basename(name) == name:  # a file of the folder, never a path elsewhere
+                try:
+                    os.unlink(os.path.join(work, name))
+                except OSError:
+                    pass
+        result = self._handed_back(env, state, plan, found_version)
+        shown = self.meta.get("print_env_at_the_end") or {}
+        if isinstance(shown, dict):
+            for key in sorted(shown):
+                ctx.log(f"{shown[key] or 'ENV[' + key + ']'}: {result.env.get(key)}")
+        return result
 
     def _handed_back(
         self, env: dict[str, Any], state: dict[str, Any], plan: ScriptPlan, version: str
@@ -319,12 +325,12 @@ class Script:
     ) -> int:
         script = name if os.path.isabs(name) else os.path.join(self.folder, name)
         if not script.endswith((".sh", ".bat")):
-            script = self._flavoured(script)
+            script = flavoured(script)
         if not os.path.isfile(script):
             if check:
                 raise ScriptFailed(f"CM script {self.alias}: {script} does not exist")
             return 0
-        return self._bash(ctx, f"bash {shlex.quote(script)}", env, cwd, check=check)
+        return self._bash(ctx, f"bash {quote(script)}", env, cwd, check=check)
 
     def _bash(
         self, ctx: Ctx, command: str, env: dict[str, Any], cwd: str, *, check: bool = True
@@ -332,7 +338,7 @@ class Script:
         env_file = os.path.join(cwd, "tmp-run-env.sh")
         with open(env_file, "w", encoding="utf-8") as fh:
             fh.write("\n".join(["#!/bin/bash", *shell_exports(env, os.environ)]) + "\n")
-        wrapper = f". {shlex.quote(env_file)} && {command}"
+        wrapper = f". {quote(env_file)} && {command}"
         done = ctx.sh_sync(["bash", "-c", wrapper], cwd=cwd, check=False)
         code = done.returncode
         if code and check:
@@ -343,23 +349,6 @@ class Script:
                 hint=f"see {os.path.join(ctx.folder, 'cmpy-run.log')} for its output",
             )
         return code
-
-    def _flavoured(self, base: str) -> str:
-        info = os_info()
-        flavour, version, arch = info["platform_flavor"], info["platform_version"], info["arch"]
-        for suffix in (
-            f"-{flavour}-{version}-{arch}",
-            f"-{flavour}-{version}",
-            f"-{flavour}-{arch}",
-            f"-{flavour}",
-            f"-{info['platform']}-{arch}",
-            f"-{info['platform']}",
-            "",
-        ):
-            candidate = f"{base}{suffix}.sh"
-            if os.path.isfile(candidate):
-                return candidate
-        return base + ".sh"
 
     def _run_script(
         self,
@@ -380,10 +369,10 @@ class Script:
             self._bash(ctx, str(run_cmd), env, str(run_dir or work))
         else:
             name = plan.script_name or "run"
-            script = self._flavoured(os.path.join(self.folder, name))
+            script = flavoured(os.path.join(self.folder, name))
             if not os.path.isfile(script):
                 return
-            self._bash(ctx, f"bash {shlex.quote(script)}", env, work)
+            self._bash(ctx, f"bash {quote(script)}", env, work)
         read_back(work, env, state)
 
 

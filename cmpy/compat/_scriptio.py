@@ -11,15 +11,22 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 from collections.abc import Mapping
-from typing import Any
 
 from . import _env
 
-__all__ = ["TMP_FILES", "plus_list", "read_back", "shell_exports"]
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["TMP_FILES", "flavoured", "plus_list", "quote", "read_back", "shell_exports"]
 
 TMP_FILES = ("tmp-run-env.out", "tmp-run-state.json", "tmp-ver.out", "tmp-run.sh", "tmp-run-env.sh")
+
+
+def quote(text: str) -> str:
+    """``text`` as one shell word that the shell takes literally (``shlex.quote``'s rule, without its import)."""
+    return "'" + text.replace("'", "'\"'\"'") + "'"
 
 
 def shell_exports(env: dict[str, Any], environ: Mapping[str, str]) -> list[str]:
@@ -34,7 +41,7 @@ def shell_exports(env: dict[str, Any], environ: Mapping[str, str]) -> list[str]:
             shell_env[name] = _env.plus_join(key, items, current)
         elif _shell_name(key):
             shell_env[key] = _env.render(value)
-    return [f"export {k}={shlex.quote(v)}" for k, v in shell_env.items() if _shell_name(k)]
+    return [f"export {k}={quote(v)}" for k, v in shell_env.items() if _shell_name(k)]
 
 
 def read_back(work: str, env: dict[str, Any], state: dict[str, Any]) -> None:
@@ -73,3 +80,24 @@ def _shell_name(key: str) -> bool:
         and (key[0].isalpha() or key[0] == "_")
         and all(c.isalnum() or c == "_" for c in key)
     )
+
+
+def flavoured(base: str) -> str:
+    """The most specific run script present: ``run-ubuntu-22.04-x86_64.sh`` ... ``run.sh``."""
+    from ._customize import os_info
+
+    info = os_info()
+    flavour, version, arch = info["platform_flavor"], info["platform_version"], info["arch"]
+    for suffix in (
+        f"-{flavour}-{version}-{arch}",
+        f"-{flavour}-{version}",
+        f"-{flavour}-{arch}",
+        f"-{flavour}",
+        f"-{info['platform']}-{arch}",
+        f"-{info['platform']}",
+        "",
+    ):
+        candidate = f"{base}{suffix}.sh"
+        if os.path.isfile(candidate):
+            return candidate
+    return base + ".sh"

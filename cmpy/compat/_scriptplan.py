@@ -10,9 +10,12 @@ may name another run script or default version.
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 from . import _env
+
+TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["ScriptPlan", "apply_adr", "merge_adr"]
 

@@ -205,3 +205,14 @@ def test_cms_command_spellings_run_cm_scripts(tmp_path: Path, capsys: pytest.Cap
     assert json.loads(capsys.readouterr().out)["env"]["MLC_HELLO"] == "hi-Bo"
     assert main(["find", "script", "--tags=t,hello"]) == 0
     assert "t-hello" in capsys.readouterr().out
+
+
+def test_a_query_that_spells_an_alias_names_it_among_longer_ones(tmp_path: Path) -> None:
+    root = make_repo(tmp_path, "cm", ["t-leaf"])
+    for name in ("say-hello", "say-hello-java", "say-hello-py"):
+        _script(root, name, f"alias: {name}\nautomation_alias: script\ntags: [say, hello, hello-world]\n")
+    assert main(["repo", "add", str(root)]) == 0
+    # as CM picks print-hello-world for "print,hello-world": the one the words spell
+    assert cmpy.run("say hello", quiet=True).recipe == "say-hello"
+    with pytest.raises(AmbiguousQuery):
+        cmpy.run("say hello-world", quiet=True)
