@@ -133,7 +133,7 @@ def test_a_hostile_value_arrives_literally(repo: tuple[Path, str], tmp_path: Pat
 
 
 def test_input_in_customize_is_an_error_naming_the_script(repo: tuple[Path, str]) -> None:
-    with pytest.raises(CmpyError, match="t-asks.*asked for input") as raised:
+    with pytest.raises(CmpyError, match=r"t-asks.*asked for input") as raised:
         cmpy.run("t asks", quiet=True)
     assert "never prompts" in (raised.value.hint or "")
 
