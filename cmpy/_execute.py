@@ -759,8 +759,16 @@ async def _in_thread(
 
     finished = threading.Event()
     stopped: list[Interrupted] = []
+    # a body cancelled before a worker thread took it never starts (and is not waited for)
+    gate = threading.Lock()
+    began = [False]
+    abandoned = [False]
 
     def call() -> Any:
+        with gate:
+            if abandoned[0]:
+                return None
+            began[0] = True
         try:
             return body(ctx)
         except Interrupted as exc:
@@ -772,10 +780,14 @@ async def _in_thread(
     try:
         return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
     except anyio.get_cancelled_exc_class():
+        with gate:
+            abandoned[0] = True
+            running = began[0]
         ctx.kill()
-        with anyio.CancelScope(shield=True), anyio.move_on_after(_STOP_GRACE):
-            while not finished.is_set():
-                await anyio.sleep(0.02)
+        if running:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(_STOP_GRACE):
+                while not finished.is_set():
+                    await anyio.sleep(0.02)
         if stopped and on_stop is not None:
             on_stop(stopped[0])
         raise
