@@ -32,7 +32,15 @@ from . import _env
 from ._customize import Asked, Host, NoInput, ScriptFailed, import_customize, make_i
 from ._deps import DepRunner
 from ._meta import find_meta, read_meta
-from ._scriptio import TMP_FILES, flavoured, plus_list, quote, read_back, shell_exports
+from ._scriptio import (
+    TMP_FILES,
+    flavoured,
+    has_commands,
+    plus_list,
+    quote,
+    read_back,
+    shell_exports,
+)
 from ._scriptplan import ScriptPlan
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
@@ -370,8 +378,8 @@ class Script:
         else:
             name = plan.script_name or "run"
             script = flavoured(os.path.join(self.folder, name))
-            if not os.path.isfile(script):
-                return
+            if not os.path.isfile(script) or not has_commands(script):
+                return  # nothing to run: no shell is started for a script of comments
             self._bash(ctx, f"bash {quote(script)}", env, work)
         read_back(work, env, state)
 

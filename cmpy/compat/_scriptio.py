@@ -19,7 +19,7 @@ TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded impo
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["TMP_FILES", "flavoured", "plus_list", "quote", "read_back", "shell_exports"]
+__all__ = ["TMP_FILES", "flavoured", "has_commands", "plus_list", "quote", "read_back", "shell_exports"]
 
 TMP_FILES = ("tmp-run-env.out", "tmp-run-state.json", "tmp-ver.out", "tmp-run.sh", "tmp-run-env.sh")
 
@@ -101,3 +101,12 @@ def flavoured(base: str) -> str:
         if os.path.isfile(candidate):
             return candidate
     return base + ".sh"
+
+
+def has_commands(script: str) -> bool:
+    """Whether a shell script holds anything but blank lines and comments (its ``#!`` too)."""
+    try:
+        with open(script, encoding="utf-8", errors="replace") as fh:
+            return any(line.strip() and not line.lstrip().startswith("#") for line in fh)
+    except OSError:
+        return True  # let bash say what is wrong with it
