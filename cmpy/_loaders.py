@@ -79,10 +79,17 @@ class Root:
 class Source:
     """One thing a loader reads: a module file, a script folder."""
 
-    __slots__ = ("by_name", "files", "loader", "module", "path")
+    __slots__ = ("by_name", "files", "loader", "module", "path", "quick")
 
     def __init__(
-        self, loader: str, path: str, module: str, files: tuple[str, ...], *, by_name: bool = False
+        self,
+        loader: str,
+        path: str,
+        module: str,
+        files: tuple[str, ...],
+        *,
+        by_name: bool = False,
+        quick: tuple[str, ...] | None = None,
     ) -> None:
         self.loader = loader
         # where it is: its identity in the index
@@ -93,6 +100,9 @@ class Source:
         self.files = files
         # imported by name (a package's module) rather than from its path
         self.by_name = by_name
+        # what a refresh stats (None: every file): a source of many files (a CM script
+        # folder) is stat'ed whole only when one of its recipes is used (Registry.select)
+        self.quick = quick
 
     def __repr__(self) -> str:
         return f"Source({self.loader!r}, {self.path!r})"
@@ -121,10 +131,11 @@ class LoadFailed(CmpyError):
         )
 
 
-def stamp(source: Source) -> tuple[tuple[int, int], ...] | None:
-    """The (mtime_ns, size) of each of a source's files; ``None`` when one is gone."""
+def stamp(source: Source, *, quick: bool = False) -> tuple[tuple[int, int], ...] | None:
+    """The (mtime_ns, size) of each of a source's files (``quick``: of its quick ones); ``None``
+    when one is gone."""
     out = []
-    for path in source.files:
+    for path in source.quick if quick and source.quick is not None else source.files:
         try:
             st = os.stat(path)
         except OSError:

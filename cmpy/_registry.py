@@ -72,6 +72,9 @@ class Registry:
         self._signature: list[tuple[str, int]] = []
         self._stamps: dict[str, Any] = {}
         self._root_sources: dict[Any, tuple[Any, list[Source]]] = {}
+        # the full stamps of the sources with quick ones, and those checked since the last refresh
+        self._deep: dict[str, Any] = {}
+        self._verified: set[str] = set()
         self._listed: dict[Any, Any] = {}
         self._relisted = False
         self._defs_seen = -1
@@ -101,7 +104,8 @@ class Registry:
         signature = _discovery.site_signature()
         if self._scanned and signature == self._signature:
             sources = self._discover(self._eps)
-            if {p: stamp(s) for p, s in sources.items()} == self._stamps:
+            if {p: stamp(s, quick=True) for p, s in sources.items()} == self._stamps:
+                self._verified = set()
                 if self._defs_seen != self._definitions.version:
                     self._rebuild()
                 return
@@ -111,6 +115,8 @@ class Registry:
         # hundreds of folders are not walked again while their folders stay the same)
         self._listed = index.get("roots", {}) if index else {}
         self._relisted = False
+        self._deep = dict(index.get("deep", {})) if index else {}
+        self._verified = set()
         if index is not None and index.get("sys_path") == signature:
             eps = index["entry_points"]
         else:
@@ -121,7 +127,7 @@ class Registry:
         changed = index is None or eps != index.get("entry_points")
         stamps: dict[str, Any] = {}
         for path, source in sources.items():
-            stamps[path] = current = stamp(source)
+            stamps[path] = current = stamp(source, quick=True)
             if current is None:
                 continue
             before = old.get(path)
@@ -157,7 +163,7 @@ class Registry:
             _index.write(
                 self._index_dir,
                 {"entry_points": eps, "sources": records, "sys_path": signature, "lookup": lookup,
-                 "warnings": warnings, "roots": self._listing()},
+                 "warnings": warnings, "roots": self._listing(), "deep": self._deep},
             )
         self._rebuild()
         self._scanned = True
@@ -179,19 +185,31 @@ class Registry:
         """A root's sources: as listed before while its folders are the same, else asked for."""
         listed = self._listed.get(root._key())
         names = {loader.name for loader in self.loaders}
-        if listed is not None and tuple(listed[0]) == folders and all(s[0] in names for s in listed[1]):
-            return [Source(a, b, c, tuple(d), by_name=e) for a, b, c, d, e in listed[1]]
+        if (
+            listed is not None
+            and tuple(listed[0]) == folders
+            and all(len(s) == 6 and s[0] in names for s in listed[1])
+        ):
+            return [
+                Source(a, b, c, tuple(d), by_name=e, quick=tuple(q) if q else None)
+                for a, b, c, d, e, q in listed[1]
+            ]
         self._relisted = True
         loader = next(loader for loader in self.loaders if loader.claims(root))
         return loader.sources(root)
 
     def _listing(self) -> dict[Any, Any]:
         return {
-            root._key(): (folders, [(s.loader, s.path, s.module, s.files, s.by_name) for s in found])
+            root._key(): (
+                folders, [(s.loader, s.path, s.module, s.files, s.by_name, s.quick) for s in found]
+            )
             for root, (folders, found) in self._root_sources.items()
         }
 
     def _load(self, source: Source, current: Any) -> _SourceRecord:
+        if source.quick is not None:
+            self._deep[source.path] = stamp(source)
+            self._verified.add(source.path)
         loader = self._loader(source)
         try:
             recipes = loader.load(source)
@@ -268,6 +286,8 @@ class Registry:
         hit = self._selected.get(key)
         if hit is None:
             hit = self._selected[key] = _selection.select_near(self._table, query, near, broken=self.broken)
+        if not self._current(hit):
+            return self.select_near(query, near)
         return hit
 
     def select(self, query: Query) -> Recipe:
@@ -275,7 +295,35 @@ class Registry:
         hit = self._selected.get(query)
         if hit is None:
             hit = self._selected[query] = _selection.select(self._table, query, broken=self.broken)
+        if not self._current(hit):
+            return self.select(query)
         return hit
+
+    def _current(self, recipe: Recipe) -> bool:
+        """Whether a recipe's source is as it was loaded, every file of it; else load it again.
+
+        A refresh stats only the quick files of a source that has them (a CM
+        script's folder and meta), so a file changed in place below is found
+        here, before the recipe is planned with a stale fingerprint.
+        """
+        source = self._by_module.get(recipe.module)
+        if source is None or source.quick is None or source.path in self._verified:
+            return True
+        self._verified.add(source.path)
+        now = stamp(source)
+        if now is not None and now == self._deep.get(source.path):
+            return True
+        self._records[source.path] = self._load(source, stamp(source, quick=True))
+        self.broken = {path: r[6] for path, r in self._records.items() if r[6]}
+        self._lookup, self.warnings, self.notices = build_lookup(self._summaries())
+        _index.write(
+            self._index_dir,
+            {"entry_points": self._eps, "sources": self._records, "sys_path": self._signature,
+             "lookup": self._lookup, "warnings": self.warnings, "roots": self._listing(),
+             "deep": self._deep},
+        )
+        self._rebuild()
+        return False
 
     def closest(self, query: Query) -> list[str]:
         """The aliases nearest to a query that matches nothing, nearest first."""

@@ -120,7 +120,17 @@ class CMScripts:
                 continue
             self._roots[folder] = (origin, top)
             name = os.path.basename(folder)
-            out.append(Source(self.name, folder, f"{MODULE_PREFIX}{origin}/{name}", tuple(files)))
+            meta = find_meta(folder)
+            out.append(
+                Source(
+                    self.name,
+                    folder,
+                    f"{MODULE_PREFIX}{origin}/{name}",
+                    tuple(files),
+                    # a refresh stats the folder and the meta; the rest when the script is used
+                    quick=(folder, meta[0]) if meta else None,
+                )
+            )
         return out
 
     def load(self, source: Source) -> list[Recipe]:

@@ -14,7 +14,6 @@ repository with the file and the key.
 
 from __future__ import annotations
 
-import json
 import os
 
 from .._errors import CmpyError
@@ -238,6 +237,8 @@ def _from_disk_cache(path: str, stamp: tuple[int, int]) -> dict[str, Any] | None
     cached = _cache_file(path)
     if cached is None:
         return None
+    import json
+
     try:
         with open(cached, encoding="utf-8") as fh:
             doc = json.load(fh)
@@ -253,6 +254,8 @@ def _to_disk_cache(path: str, stamp: tuple[int, int], meta: dict[str, Any]) -> N
     cached = _cache_file(path)
     if cached is None:
         return
+    import json
+
     try:
         text = json.dumps({"path": path, "stamp": list(stamp), "meta": meta})
         if json.loads(text)["meta"] != meta:
@@ -268,6 +271,8 @@ def _to_disk_cache(path: str, stamp: tuple[int, int], meta: dict[str, Any]) -> N
 
 def _parse(path: str, data: bytes) -> dict[str, Any]:
     if path.endswith(".json"):
+        import json
+
         try:
             meta = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:

@@ -14,6 +14,7 @@ import pytest
 from _cmrepo import make_repo
 
 import cmpy
+import cmpy.testing
 from cmpy import CmpyError, VariationError
 
 pytest.importorskip("yaml")
@@ -165,3 +166,26 @@ def test_a_python_recipe_depends_on_a_cm_script(
     )
     monkeypatch.setenv("CMPY_RECIPES_PATH", f"{root}{os.pathsep}{recipes}")
     assert cmpy.run("mixed chain", quiet=True).env["SEEN"] == "a"
+
+
+def test_editing_any_file_of_a_script_makes_its_result_again(repo: tuple[Path, str], tmp_path: Path) -> None:
+    """In place, within a second, in a subfolder: the cache key follows every file of the folder."""
+    root, p = repo
+    counter = tmp_path / "counter"
+    args = {"value": "1", "env": {f"{p}CACHED_COUNTER": str(counter)}, "quiet": True}
+    first = cmpy.run("t cached", **args)
+    helper = root / "script" / "t-cached" / "lib" / "helper.txt"
+    helper.parent.mkdir()
+    helper.write_text("one\n")
+    cmpy.testing.new_process()
+    second = cmpy.run("t cached", **args)
+    assert second.key != first.key and not second.cached
+    before = os.stat(helper)
+    with open(helper, "r+") as fh:  # same size, the folder's mtime untouched
+        fh.write("two\n")
+    os.utime(helper, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000))
+    cmpy.testing.new_process()
+    third = cmpy.run("t cached", **args)
+    assert third.key != second.key and not third.cached
+    cmpy.testing.new_process()
+    assert cmpy.run("t cached", **args).cached
