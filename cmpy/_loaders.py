@@ -27,14 +27,16 @@ from ._errors import CmpyError
 
 TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded imports
 if TYPE_CHECKING:
-    from typing import Protocol
+    from collections.abc import Callable
+    from typing import Any, Protocol
 
     from ._model import Body, Recipe
 
     class Loader(Protocol):
         """What the registry asks of a loader (see the module's documentation)."""
 
-        name: str
+        @property
+        def name(self) -> str: ...
 
         def claims(self, root: Root) -> bool: ...
 
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
         def body(self, recipe: Recipe, source: Source) -> Body: ...
 
 
-__all__ = ["LoadFailed", "Loader", "Root", "Source", "stamp"]
+__all__ = ["LazyLoader", "LoadFailed", "Loader", "Root", "Source", "named", "stamp"]
 
 
 class Root:
@@ -142,3 +144,67 @@ def stamp(source: Source, *, quick: bool = False) -> tuple[tuple[int, int], ...]
             return None
         out.append((st.st_mtime_ns, st.st_size))
     return tuple(out)
+
+
+class LazyLoader:
+    """A loader imported only once a root looks like its kind, or the index names one of its sources.
+
+    The CM loader is one: a user without a CM repository never imports it.
+    ``probe`` is a cheap look at a root (a marker file); the real loader's
+    ``name`` starts with ``prefix`` (it may carry a version).
+    """
+
+    def __init__(self, module: str, attr: str, prefix: str, probe: Callable[[Root], bool], *args: Any) -> None:
+        self._module, self._attr, self._prefix, self._probe, self._args = module, attr, prefix, probe, args
+        self._real: Any = None
+        self.registry: Any = None
+
+    @property
+    def real(self) -> Any:
+        if self._real is None:
+            import importlib
+
+            self._real = getattr(importlib.import_module(self._module), self._attr)(*self._args)
+            if hasattr(self._real, "registry"):
+                self._real.registry = self.registry
+        return self._real
+
+    @property
+    def name(self) -> str:
+        return str(self.real.name)
+
+    @property
+    def warnings(self) -> list[str]:
+        return self._real.warnings if self._real is not None else []
+
+    def answers_to(self, name: str) -> bool:
+        return name.startswith(self._prefix) and self.real.name == name
+
+    def claims(self, root: Root) -> bool:
+        return self._probe(root) and bool(self.real.claims(root))
+
+    def sources(self, root: Root) -> list[Source]:
+        return list(self.real.sources(root))
+
+    def load(self, source: Source) -> list[Recipe]:
+        return list(self.real.load(source))
+
+    def body(self, recipe: Recipe, source: Source) -> Body:
+        body: Body = self.real.body(recipe, source)
+        return body
+
+
+def named(loader: Any, name: str) -> bool:
+    """Whether ``loader`` is the one a source or an index record calls ``name``."""
+    answers = getattr(loader, "answers_to", None)
+    return bool(answers(name)) if answers is not None else loader.name == name
+
+
+def looks_like_cm(root: Root) -> bool:
+    """A cheap look: a CM or MLCFlow repository, or one script folder, has one of these files."""
+    if root.package:
+        return False
+    return any(
+        os.path.isfile(os.path.join(root.path, marker))
+        for marker in ("cmr.yaml", "_cm.yaml", "_cm.json", "meta.yaml", "meta.json")
+    )

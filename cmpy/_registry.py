@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from . import _discovery, _index, _selection
 from ._definitions import DEFINITIONS, Definitions
 from ._errors import CmpyError
-from ._loaders import LoadFailed, Source, stamp
+from ._loaders import LazyLoader, LoadFailed, Source, looks_like_cm, named, stamp
 from ._model import Recipe
 from ._pyloader import PythonModules
 from ._query import Query
@@ -55,9 +55,10 @@ class Registry:
         # says what is being loaded (--verbose); the runtime may set it per command
         self.say = say
         if loaders is None:
-            from .compat._loader import CMScripts
-
-            loaders = [CMScripts(self._say), PythonModules(self._say)]
+            loaders = [
+                LazyLoader("cmpy.compat._loader", "CMScripts", "cm@", looks_like_cm, self._say),
+                PythonModules(self._say),
+            ]
         self.loaders: list[Loader] = list(loaders)
         for loader in self.loaders:
             if hasattr(loader, "registry"):
@@ -184,11 +185,10 @@ class Registry:
     def _sources_of(self, root: Any, folders: Any) -> list[Source]:
         """A root's sources: as listed before while its folders are the same, else asked for."""
         listed = self._listed.get(root._key())
-        names = {loader.name for loader in self.loaders}
         if (
             listed is not None
             and tuple(listed[0]) == folders
-            and all(len(s) == 6 and s[0] in names for s in listed[1])
+            and all(len(s) == 6 and any(named(ld, s[0]) for ld in self.loaders) for s in listed[1])
         ):
             return [
                 Source(a, b, c, tuple(d), by_name=e, quick=tuple(q) if q else None)
@@ -258,7 +258,7 @@ class Registry:
             self.say(text)
 
     def _loader(self, source: Source) -> Loader:
-        return next(loader for loader in self.loaders if loader.name == source.loader)
+        return next(loader for loader in self.loaders if named(loader, source.loader))
 
     # -- lookups: no I/O ---------------------------------------------------------
 
