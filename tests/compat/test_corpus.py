@@ -14,6 +14,7 @@ import fnmatch
 import json
 import os
 import shutil
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -140,9 +141,15 @@ OFFLINE = [
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(("alias", "variations", "expected"), OFFLINE, ids=[o[0] for o in OFFLINE])
 def test_the_offline_scripts_run_unmodified(
-    corpus: tuple[str, Path], alias: str, variations: str, expected: dict[str, str | None]
+    corpus: tuple[str, Path],
+    alias: str,
+    variations: str,
+    expected: dict[str, str | None],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     flavour, root = corpus
+    # this interpreter's folder and the system's: the scripts probe every python on PATH
+    monkeypatch.setenv("PATH", os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"]))
     _name, p, meta_file = FLAVOURS[flavour]
     folder = root / "script" / alias
     if not folder.is_dir():
