@@ -255,7 +255,7 @@ def resolve_variations(
         before = len(chosen)
         for name in list(chosen):
             meta = variation_meta(variations, name) or {}
-            defaults = meta.get("default_variations") or meta.get("default-variations") or {}
+            defaults = meta.get("default_variations") or {}
             if isinstance(defaults, dict):
                 for group, pick in defaults.items():
                     if str(group) not in groups:
