@@ -141,7 +141,8 @@ def ensure_venv(venv: Path, package: str, module: str, fresh: bool, timeout: flo
     if fresh and venv.exists():
         shutil.rmtree(venv)
     if py.exists():
-        done = subprocess.run(probe, env=env, capture_output=True, text=True)
+        # in the venv's folder: importing mlc writes .mlc-log.txt into the current one
+        done = subprocess.run(probe, env=env, capture_output=True, text=True, cwd=venv.parent)
         if done.returncode == 0:
             return done.stdout.strip()
         shutil.rmtree(venv)
