@@ -30,7 +30,7 @@ class ScriptPlan:
         }
         self.new_env_keys = [str(k) for k in meta.get("new_env_keys") or []]
         self.new_state_keys = [str(k) for k in meta.get("new_state_keys") or []]
-        self.script_name = str(meta.get("script_name") or "")
+        self.script_name = _script_name(meta.get("script_name"))
         self.default_version = str(meta.get("default_version") or "")
 
     def apply(
@@ -61,7 +61,7 @@ class ScriptPlan:
                         if isinstance(dep, dict):
                             apply_adr(dep, direct)
         if vmeta.get("script_name"):
-            self.script_name = str(vmeta["script_name"])
+            self.script_name = _script_name(vmeta["script_name"])
         if vmeta.get("default_version"):
             self.default_version = str(vmeta["default_version"])
 
@@ -93,3 +93,20 @@ def apply_adr(dep: dict[str, Any], adr: dict[str, Any]) -> None:
                 dep["tags"] = f"{dep.get('tags', '')},{value}".strip(",")
             else:
                 dep[key] = copy.deepcopy(value)
+
+
+def _script_name(value: object) -> str:
+    """A run script's name: a file of the script's folder, never a path out of it.
+
+    Raises:
+        ScriptFailed: a name with a folder in it (``../x``, ``/bin/sh``).
+    """
+    name = str(value or "")
+    if name and (name in (".", "..") or "/" in name or "\\" in name or "\0" in name):
+        from ._customize import ScriptFailed
+
+        raise ScriptFailed(
+            f"script_name {name!r} is not the name of a run script in the script's folder",
+            hint="a script_name names a file beside the meta, such as run-nvidia (for run-nvidia.sh)",
+        )
+    return name

@@ -189,3 +189,30 @@ def test_editing_any_file_of_a_script_makes_its_result_again(repo: tuple[Path, s
     assert third.key != second.key and not third.cached
     cmpy.testing.new_process()
     assert cmpy.run("t cached", **args).cached
+
+
+@pytest.mark.parametrize("name", ["../../outside", "/bin/sh", ".."])
+def test_a_script_name_never_leaves_the_script_folder(
+    repo: tuple[Path, str], tmp_path: Path, name: str
+) -> None:
+    root, _p = repo
+    outside = tmp_path / "outside.sh"
+    outside.write_text(f"touch {tmp_path / 'ESCAPED'}\n")
+    meta = next((root / "script" / "t-fail").glob("*.yaml"))
+    meta.write_text(meta.read_text() + f"script_name: {name!r}\n")
+    with pytest.raises(CmpyError, match="script_name") as raised:
+        cmpy.run("t fail", quiet=True)
+    assert "internal error" not in str(raised.value)
+    assert not (tmp_path / "ESCAPED").exists()
+
+
+def test_clean_files_never_remove_anything_outside_the_result_folder(
+    repo: tuple[Path, str], tmp_path: Path
+) -> None:
+    root, p = repo
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    meta = next((root / "script" / "t-hello").glob("*.yaml"))
+    meta.write_text(meta.read_text() + f"clean_files: [{str(victim)!r}, '../victim.txt', tmp-run.out]\n")
+    assert cmpy.run("t hello", quiet=True).env[f"{p}HELLO"] == "hi-world"
+    assert victim.read_text() == "keep me"
