@@ -19,7 +19,15 @@ TYPE_CHECKING = False  # typing costs start-up time; mypy reads the guarded impo
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["TMP_FILES", "flavoured", "has_commands", "plus_list", "quote", "read_back", "shell_exports"]
+__all__ = [
+    "TMP_FILES",
+    "flavoured",
+    "has_commands",
+    "plus_list",
+    "quote",
+    "read_back",
+    "shell_exports",
+]
 
 TMP_FILES = ("tmp-run-env.out", "tmp-run-state.json", "tmp-ver.out", "tmp-run.sh", "tmp-run-env.sh")
 
@@ -75,8 +83,10 @@ def plus_list(key: str, value: Any) -> list[Any]:
 
 
 def _shell_name(key: str) -> bool:
+    """Whether bash takes ``key`` as a variable name: ASCII letters, digits and ``_``."""
     return (
         bool(key)
+        and key.isascii()
         and (key[0].isalpha() or key[0] == "_")
         and all(c.isalnum() or c == "_" for c in key)
     )

@@ -71,3 +71,16 @@ def test_variation_sets_keep_one_per_group_and_are_stable(asked: list[str]) -> N
     assert set(asked) <= set(chosen) or "e" in asked
     assert ("b,d" in chosen) == ({"b", "d"} <= set(chosen))
     assert resolve_variations("t", GROUPED, list(reversed(asked))) == chosen
+
+
+@settings(max_examples=60, deadline=None)
+@given(key=st.text(min_size=1, max_size=12), value=TEXT)
+def test_an_env_key_that_is_not_a_shell_name_never_reaches_the_script(key: str, value: str) -> None:
+    from cmpy.compat._scriptio import shell_exports
+
+    lines = shell_exports({key: value}, {})
+    if lines:
+        assert key.isidentifier() and key.isascii()
+        assert lines == [f"export {key}={quote(value)}"]
+    else:
+        assert not (key.isascii() and key.isidentifier()) or key.startswith("+")
