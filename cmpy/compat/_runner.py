@@ -22,7 +22,6 @@ back. ``customize.py`` is imported by path (never as a recipe module) with
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -402,6 +401,8 @@ def _repo_of(folder: str) -> str:
 def _json(text: str) -> dict[str, Any]:
     if not text:
         return {}
+    import json
+
     try:
         got = json.loads(text)
     except ValueError:
