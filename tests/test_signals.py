@@ -25,6 +25,8 @@ RECIPES = '''
 from cmpy import Ctx, Dep, script
 
 COMMAND = 'echo $$ >> "$PIDS"; echo "start $N" >> "$LOG"; sleep 4; echo "end $N" >> "$LOG"'
+# a surviving first holder would write "end A" before the second's "end B": 2 s shows it
+HOLD = COMMAND.replace("sleep 4", "sleep 2")
 
 
 @script(
@@ -35,7 +37,7 @@ COMMAND = 'echo $$ >> "$PIDS"; echo "start $N" >> "$LOG"; sleep 4; echo "end $N"
 def hold(ctx: Ctx) -> None:
     env = {"N": ctx.env["HOLD_NAME"], "LOG": ctx.env["HOLD_LOG"], "PIDS": ctx.env["HOLD_PIDS"]}
     with ctx.lock_sync("the shared resource"):
-        ctx.sh_sync(["sh", "-c", COMMAND], env=env, quiet=True)
+        ctx.sh_sync(["sh", "-c", HOLD], env=env, quiet=True)
 
 
 @script(tags="sleeper one", alias="sleeper-one", reads=["HOLD_*"])
