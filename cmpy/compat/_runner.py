@@ -22,6 +22,7 @@ back. ``customize.py`` is imported by path (never as a recipe module) with
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import sys
 
@@ -222,7 +223,7 @@ class Script:
                 exported[key] = sep.join(_env.render(v) for v in items if _env.render(v))
             else:
                 exported[key] = _env.render(value)
-        kept = {k: v for k, v in state.items() if any(_match(k, p) for p in plan.new_state_keys)}
+        kept = {k: v for k, v in state.items() if any(fnmatch.fnmatchcase(k, p) for p in plan.new_state_keys)}
         return Result(env=exported, state=kept, version=version or None)
 
     def _work_folder(self, ctx: Ctx) -> str:
@@ -408,12 +409,6 @@ def _json(text: str) -> dict[str, Any]:
     except ValueError:
         return {}
     return got if isinstance(got, dict) else {}
-
-
-def _match(key: str, pattern: str) -> bool:
-    import fnmatch
-
-    return fnmatch.fnmatchcase(key, pattern)
 
 
 def local_keys(prefix: str, meta: dict[str, Any]) -> list[str]:
