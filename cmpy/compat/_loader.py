@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 
 from .._hash import digest
-from .._loaders import LoadFailed, Root, Source
+from .._loaders import LoadFailed, Root, Source, looks_like_cm
 from .._model import Input, Recipe, Variation
 from ._meta import MetaError, find_meta, read_meta, unknown_keys
 
@@ -72,14 +72,8 @@ _READ_SUFFIXES = (".py", ".sh", ".yaml", ".json", ".bat")
 
 
 def is_cm_root(path: str) -> bool:
-    """Whether ``path`` is a CM / MLCFlow repository or one script folder."""
-    if not os.path.isdir(path):
-        return False
-    if os.path.isfile(os.path.join(path, "cmr.yaml")):
-        return True
-    if os.path.isdir(os.path.join(path, "script")) and find_meta(path) is not None:
-        return True
-    return find_meta(path) is not None
+    """Whether ``path`` is a CM / MLCFlow repository or one script folder (a marker file at its top)."""
+    return os.path.isdir(path) and looks_like_cm(Root(path))
 
 
 class CMScripts:
