@@ -87,16 +87,32 @@ class DepRunner:
         if isinstance(prefixed, dict):
             for prefix, keys in prefixed.items():
                 for key in keys if isinstance(keys, list) else [keys]:
-                    value = _env.render(env.get(str(key), "")).strip()
-                    tags += (
-                        [f"{prefix}{v.strip()}" for v in value.split(",") if v.strip()]
-                        if value
-                        else []
-                    )
+                    tags += [f"{prefix}{v}" for v in self._from_env(env, str(key), dep)]
         for key in dep.get("update_tags_from_env") or []:
-            value = _env.render(env.get(str(key), "")).strip()
-            tags += [v.strip() for v in value.split(",") if v.strip()]
+            tags += self._from_env(env, str(key), dep)
         return [t for t in dict.fromkeys(tags) if t]
+
+    def _from_env(self, env: dict[str, Any], key: str, dep: dict[str, Any]) -> list[str]:
+        """The tags an env value adds to a dep (comma separated, as in CM).
+
+        A value is data, never query syntax: one that would read as an
+        exclusion (``-x``) or split into several words (a space) is refused.
+
+        Raises:
+            ScriptFailed: such a value, naming the key, the value and the dep.
+        """
+        value = _env.render(env.get(key, "")).strip()
+        parts = [v.strip() for v in value.split(",") if v.strip()]
+        for part in parts:
+            if part.startswith("-") or any(c.isspace() for c in part):
+                from ._customize import ScriptFailed
+
+                raise ScriptFailed(
+                    f"CM script {self.script.alias}: {key}={part!r} cannot become a tag of its "
+                    f"dep {dep.get('tags')!r}: a tag taken from env has no spaces and no leading '-'",
+                    hint=f"give {key} a value without spaces that does not start with '-'",
+                )
+        return parts
 
     def _run_one(self, dep: dict[str, Any], env: dict[str, Any], state: dict[str, Any]) -> None:
         from ._runner import local_keys

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 __all__ = ["body_for"]
 
 _BODIES: dict[str, Any] = {}
-_SCRIPTS: dict[str, tuple[Any, Script]] = {}
+_SCRIPTS: dict[str, tuple[Any, Script]] = {}  # folder -> (meta and customize stamps, script)
 _LOCAL = (
     "VERSION",
     "VERSION_MIN",
@@ -90,11 +90,11 @@ class Script:
 
     @classmethod
     def of(cls, folder: str, loader: Any) -> Script:
-        """The script of ``folder``, made once per process while its meta stays the same."""
+        """The script of ``folder``, made once per process while its meta and customize.py stay."""
         found = find_meta(folder)
-        stamp = _stamp(found[0]) if found else None
+        stamp = (_stamp(found[0]), _stamp(os.path.join(folder, "customize.py"))) if found else None
         known = _SCRIPTS.get(folder)
-        if known is None or known[0] != stamp or stamp is None:
+        if known is None or known[0] != stamp or stamp is None or stamp[0] is None:
             known = _SCRIPTS[folder] = (stamp, cls(folder, loader))
         return known[1]
 
@@ -223,7 +223,11 @@ class Script:
                 exported[key] = sep.join(_env.render(v) for v in items if _env.render(v))
             else:
                 exported[key] = _env.render(value)
-        kept = {k: v for k, v in state.items() if any(fnmatch.fnmatchcase(k, p) for p in plan.new_state_keys)}
+        kept = {
+            k: v
+            for k, v in state.items()
+            if any(fnmatch.fnmatchcase(k, p) for p in plan.new_state_keys)
+        }
         return Result(env=exported, state=kept, version=version or None)
 
     def _work_folder(self, ctx: Ctx) -> str:

@@ -216,3 +216,35 @@ def test_clean_files_never_remove_anything_outside_the_result_folder(
     meta.write_text(meta.read_text() + f"clean_files: [{str(victim)!r}, '../victim.txt', tmp-run.out]\n")
     assert cmpy.run("t hello", quiet=True).env[f"{p}HELLO"] == "hi-world"
     assert victim.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("value", ["-leaf", "a b", "a,-leaf", "x\tleaf"])
+def test_a_tag_taken_from_env_is_data_never_query_syntax(
+    repo: tuple[Path, str], tmp_path: Path, value: str
+) -> None:
+    """update_tags_from_env(_with_prefix): an exclusion or a second word is refused, naming the key."""
+    root, p = repo
+    folder = root / "script" / "t-env-tags"
+    folder.mkdir()
+    meta = "_cm.yaml" if p == "CM_" else "meta.yaml"
+    (folder / meta).write_text(
+        f"alias: t-env-tags\nautomation_alias: script\ntags: [t, env-tags]\n"
+        f"deps:\n  - tags: t,leaf\n    update_tags_from_env: [{p}EXTRA]\n"
+        f"  - tags: t,leaf\n    update_tags_from_env_with_prefix:\n      _:\n        - {p}EXTRA\n"
+    )
+    with pytest.raises(CmpyError, match=f"{p}EXTRA=") as raised:
+        cmpy.run("t env-tags", env={f"{p}EXTRA": value}, quiet=True)
+    assert "cannot become a tag" in raised.value.message
+    assert cmpy.run("t env-tags", quiet=True).recipe == "t-env-tags"
+
+
+def test_a_changed_customize_py_is_imported_again_in_the_same_process(repo: tuple[Path, str]) -> None:
+    root, _p = repo
+    custom = root / "script" / "t-error" / "customize.py"
+    with pytest.raises(CmpyError, match="please set --model_path"):
+        cmpy.run("t error", quiet=True)
+    custom.write_text("def preprocess(i):\n    return {'return': 1, 'error': 'now another error'}\n")
+    stat = custom.stat()
+    os.utime(custom, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    with pytest.raises(CmpyError, match="now another error"):
+        cmpy.run("t error", quiet=True)
